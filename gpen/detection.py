@@ -1,0 +1,113 @@
+"""Face detection with facexlib's RetinaFace (ResNet-50 or MobileNet-0.25, inferred from the file).
+
+facexlib's ``RetinaFace.detect_faces`` stores per-call values on the module (``self.resize``,
+``self.scale``), which is unsafe when one detector serves several threads. We call only the
+module's stateless ``forward`` and do the resizing, prior boxes (cached per input size), decoding
+and non-maximum suppression here.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torchvision.ops import nms
+
+from .errors import ModelFileError
+from .faces import Face
+
+log = logging.getLogger(__name__)
+
+SCORE_THRESHOLD = 0.9
+NMS_THRESHOLD = 0.4
+LONG_SIDE_LIMIT_PX = 1500      # photos whose long side exceeds this are detected on a resize ...
+DETECTION_LONG_SIDE_PX = 1000  # ... whose long side is this (official values)
+BGR_MEAN = (104.0, 117.0, 123.0)
+PRIOR_MIN_SIZES = ((16, 32), (64, 128), (256, 512))
+PRIOR_STEPS = (8, 16, 32)
+VARIANCES = (0.1, 0.2)
+
+
+@functools.lru_cache(maxsize=32)
+def prior_boxes(height: int, width: int) -> torch.Tensor:
+    """RetinaFace anchor priors (cx, cy, w, h), normalised, for one input size; cached."""
+    rows = []
+    for step, min_sizes in zip(PRIOR_STEPS, PRIOR_MIN_SIZES):
+        grid_h, grid_w = -(-height // step), -(-width // step)
+        ys, xs = np.meshgrid(np.arange(grid_h), np.arange(grid_w), indexing="ij")
+        cx = ((xs + 0.5) * step / width).ravel()
+        cy = ((ys + 0.5) * step / height).ravel()
+        per_size = [np.stack([cx, cy, np.full_like(cx, s / width), np.full_like(cy, s / height)], 1)
+                    for s in min_sizes]
+        rows.append(np.stack(per_size, 1).reshape(-1, 4))   # sizes vary fastest, as in facexlib
+    return torch.from_numpy(np.concatenate(rows).astype(np.float32))
+
+
+def build_retinaface(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """facexlib's RetinaFace with the backbone its state dict was trained with."""
+    from facexlib.detection.retinaface import RetinaFace
+
+    if any(key.startswith("body.layer2") for key in state_dict):
+        network = "resnet50"
+    elif any(key.startswith("body.stage1") for key in state_dict):
+        network = "mobile0.25"
+    else:
+        raise ModelFileError("not a RetinaFace detector checkpoint (neither ResNet-50 nor MobileNet-0.25 keys)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torchvision's 'pretrained' deprecation inside facexlib
+        model = RetinaFace(network_name=network, half=False, phase="test", device="cpu")
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval().requires_grad_(False)
+
+
+class FaceDetector:
+    """Finds faces and their 5 landmarks in RGB uint8 photos. Safe to share between threads."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device):
+        self.model = model.to(device)
+        self.device = device
+
+    @classmethod
+    def from_file(cls, path: Path, device: torch.device) -> "FaceDetector":
+        from .weights import read_state_dict
+
+        try:
+            return cls(build_retinaface(read_state_dict(path)), device)
+        except RuntimeError as error:
+            raise ModelFileError(f"{path} is not a RetinaFace checkpoint facexlib can load: {error}") from error
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in an HxWx3 RGB uint8 photo, best score first, in the photo's own pixels."""
+        height, width = image.shape[:2]
+        scale = 1.0
+        if max(height, width) > LONG_SIDE_LIMIT_PX:
+            scale = DETECTION_LONG_SIDE_PX / max(height, width)
+            image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                               interpolation=cv2.INTER_LINEAR)
+        bgr = image[:, :, ::-1].astype(np.float32) - np.array(BGR_MEAN, dtype=np.float32)
+        tensor = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None].to(self.device)
+        locations, confidences, landmark_offsets = self.model(tensor)
+        input_h, input_w = tensor.shape[2:]
+        priors = prior_boxes(input_h, input_w).to(self.device)
+        scores = confidences[0, :, 1].float()
+        keep = scores > SCORE_THRESHOLD
+        if not bool(keep.any()):
+            return []
+        priors, locations = priors[keep], locations[0][keep].float()
+        landmark_offsets, scores = landmark_offsets[0][keep].float(), scores[keep]
+        centres = priors[:, :2] + locations[:, :2] * VARIANCES[0] * priors[:, 2:]
+        sizes = priors[:, 2:] * torch.exp(locations[:, 2:] * VARIANCES[1])
+        boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], 1)
+        points = priors[:, None, :2] + landmark_offsets.view(-1, 5, 2) * VARIANCES[0] * priors[:, None, 2:]
+        to_pixels = torch.tensor([input_w, input_h], device=boxes.device, dtype=boxes.dtype) / scale
+        boxes = boxes * to_pixels.repeat(2)
+        points = points * to_pixels
+        order = nms(boxes, scores, NMS_THRESHOLD)
+        boxes, points, scores = boxes[order].cpu().numpy(), points[order].cpu().numpy(), scores[order].cpu().numpy()
+        return [Face(tuple(float(v) for v in box), float(score), landmarks.astype(np.float64))
+                for box, score, landmarks in zip(boxes, scores, points)]

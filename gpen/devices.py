@@ -1,0 +1,76 @@
+"""Choosing the device and the numeric precision the network runs in."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import torch
+
+log = logging.getLogger(__name__)
+
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+PrecisionChoice = Literal["auto", "fp32", "bf16", "fp16"]
+DEVICE_CHOICES: tuple[DeviceChoice, ...] = ("auto", "cpu", "cuda")
+PRECISION_CHOICES: tuple[PrecisionChoice, ...] = ("auto", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """Where and in what precision the network runs, and why (``note`` is shown to the user)."""
+
+    device: torch.device
+    precision: Literal["fp32", "bf16", "fp16"]
+    note: str = ""
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.precision]
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where oneDNN can use AMX or AVX-512 bf16 instructions for convolutions."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def plan_device(device: str = "auto", precision: str = "auto") -> DevicePlan:
+    """Resolve the user's choices. CUDA asked for where there is none falls back to CPU with a note."""
+    if device not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {device!r}")
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {precision!r}")
+    notes = []
+    if device == "cuda" and not cuda_available():
+        notes.append("CUDA was asked for but no CUDA GPU is available; running on the CPU instead.")
+        log.warning(notes[-1])
+        device = "cpu"
+    chosen = torch.device("cuda" if device in ("auto", "cuda") and cuda_available() else "cpu")
+    if precision == "auto":
+        if chosen.type == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        else:
+            precision = "fp32"
+    if precision == "fp16" and chosen.type == "cpu":
+        notes.append("fp16 is not useful on the CPU; using fp32.")
+        precision = "fp32"
+    return DevicePlan(chosen, precision, " ".join(notes))
+
+
+@contextlib.contextmanager
+def inference_context(plan: DevicePlan) -> Iterator[None]:
+    """``inference_mode`` plus autocast to the planned precision (nothing for fp32)."""
+    with torch.inference_mode():
+        if plan.precision == "fp32":
+            yield
+        else:
+            with torch.autocast(plan.device.type, dtype=plan.dtype):
+                yield

@@ -1,0 +1,233 @@
+"""The engine: models loaded once, faces of many photos restored together in batches.
+
+``Engine.enhance`` is the whole pipeline for a list of photos:
+detect faces → align crops → restore all crops of all photos in batches → parse masks → paste.
+An engine keeps no per-call state, so one instance serves any number of threads.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from . import faces as face_geometry
+from . import registry
+from .devices import DevicePlan, inference_context, plan_device
+from .detection import FaceDetector
+from .errors import GpenError, RestorationError
+from .faces import Face, FaceChoice, RestoredFace
+from .parsing import FaceParser
+from .weights import load_restorer, resolve_model_file
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to build an engine. ``model`` is a registry name or a checkpoint path."""
+
+    model: str = registry.DEFAULT_RESTORER
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 4
+    models_folder: Path | None = None
+    download: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= int(self.batch_size) <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    """What to do to each photo. ``strength`` 0..1 blends the restored faces over the originals."""
+
+    strength: float = 1.0
+    faces: FaceChoice = "all"
+    min_face_px: float = 0.0
+    aligned: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.strength) <= 1.0:
+            raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
+        if self.faces not in face_geometry.FACE_CHOICES:
+            raise ValueError(f"faces must be one of {face_geometry.FACE_CHOICES}, got {self.faces!r}")
+        if self.min_face_px < 0:
+            raise ValueError(f"min_face_px must be >= 0, got {self.min_face_px}")
+
+
+@dataclass(frozen=True)
+class EnhanceResult:
+    """One photo's outcome. ``image`` is None only when ``error`` says why."""
+
+    image: np.ndarray | None
+    faces: tuple[Face, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+
+@dataclass
+class _Job:
+    """Working state of one photo during one call (local to that call, never stored on the engine)."""
+
+    image: np.ndarray
+    faces: list[Face] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    matrices: list[np.ndarray] = field(default_factory=list)
+    restored: list[np.ndarray | None] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+Restorer = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Engine:
+    """Loads the restorer, detector and parser once; ``enhance`` serves any number of threads."""
+
+    def __init__(self, config: EngineConfig | None = None, *, restorer: torch.nn.Module | None = None,
+                 detector: FaceDetector | None = None, parser: FaceParser | None = None,
+                 progress: Callable[[int, int | None], None] | None = None):
+        """Models not given are loaded from the registry / model folder (downloaded if allowed)."""
+        self.config = config or EngineConfig()
+        self.plan: DevicePlan = plan_device(self.config.device, self.config.precision)
+        resolve = dict(folder=self.config.models_folder, download=self.config.download, progress=progress)
+        if restorer is None:
+            restorer = load_restorer(self.config.model, **resolve)
+        self.restorer = restorer.to(self.plan.device).eval()
+        self.size_px = int(restorer.size)
+        self.detector = detector or FaceDetector.from_file(
+            resolve_model_file(registry.DETECTOR, **resolve), self.plan.device)
+        self.parser = parser or FaceParser.from_file(
+            resolve_model_file(registry.PARSER, **resolve), self.plan.device)
+
+    @property
+    def model_name(self) -> str:
+        return Path(str(self.config.model)).stem
+
+    # ---- the pipeline ----------------------------------------------------------------------
+    def enhance(self, images: Sequence[np.ndarray], options: EnhanceOptions | None = None) -> list[EnhanceResult]:
+        """Restore every chosen face in each RGB uint8 photo; one result per photo, in order.
+
+        A photo that fails (for example a face the network cannot restore) gets an error in its
+        result; the others are unaffected.
+        """
+        options = options or EnhanceOptions()
+        jobs = [_Job(np.ascontiguousarray(image)) for image in images]
+        for job in jobs:
+            self._prepare(job, options)
+        self._restore_all([job for job in jobs if job.error is None])
+        return [self._finish(job, options) for job in jobs]
+
+    def enhance_one(self, image: np.ndarray, options: EnhanceOptions | None = None) -> EnhanceResult:
+        return self.enhance([image], options)[0]
+
+    def _prepare(self, job: _Job, options: EnhanceOptions) -> None:
+        """Detect, choose and align the faces of one photo (or take the whole photo when aligned)."""
+        started = time.perf_counter()
+        try:
+            if job.image.ndim != 3 or job.image.shape[2] != 3 or job.image.dtype != np.uint8:
+                raise ValueError(f"expected an HxWx3 uint8 RGB image, got {job.image.dtype} {job.image.shape}")
+            if options.aligned:
+                # As the official --aligned: the whole input, resized to the model size, is the crop.
+                size = self.size_px
+                crop = job.image if job.image.shape[:2] == (size, size) else cv2.resize(
+                    job.image, (size, size), interpolation=cv2.INTER_LINEAR)
+                job.crops.append(np.ascontiguousarray(crop))
+            else:
+                found = self.detector.detect(job.image)
+                job.faces = face_geometry.select_faces(found, options.faces, job.image.shape[:2], options.min_face_px)
+                for face in job.faces:
+                    crop, matrix = face_geometry.align_face(job.image, face.landmarks, self.size_px)
+                    job.crops.append(crop)
+                    job.matrices.append(matrix)
+        except (GpenError, ValueError, RuntimeError, cv2.error) as error:
+            job.error = f"face detection failed: {error}"
+        job.seconds["detect"] = time.perf_counter() - started
+
+    def _restore_all(self, jobs: list[_Job]) -> None:
+        """Run the network on the crops of all photos together, ``batch_size`` at a time."""
+        started = time.perf_counter()
+        owners = [(job, index) for job in jobs for index in range(len(job.crops))]
+        for job in jobs:
+            job.restored = [None] * len(job.crops)
+        size = self.config.batch_size
+        for start in range(0, len(owners), size):
+            chunk = owners[start:start + size]
+            outputs = self._restore_batch([job.crops[index] for job, index in chunk])
+            for (job, index), output in zip(chunk, outputs):
+                if isinstance(output, Exception):
+                    job.error = job.error or f"face restoration failed: {output}"
+                else:
+                    job.restored[index] = output
+        elapsed = time.perf_counter() - started
+        total = max(1, len(owners))
+        for job in jobs:   # each photo is charged its share of the shared batches
+            job.seconds["restore"] = elapsed * len(job.crops) / total
+
+    def _restore_batch(self, crops: list[np.ndarray]) -> list[np.ndarray | Exception]:
+        """Restore crops; on out-of-memory split the batch and retry, down to one face."""
+        try:
+            return list(self.restore_crops(crops))
+        except torch.OutOfMemoryError as error:
+            if self.plan.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if len(crops) == 1:
+                return [RestorationError(f"out of memory on {self.plan.device} even for a single face ({error})")]
+            half = len(crops) // 2
+            log.warning("out of memory at batch %d; retrying as %d + %d", len(crops), half, len(crops) - half)
+            return self._restore_batch(crops[:half]) + self._restore_batch(crops[half:])
+
+    def restore_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """The network on aligned RGB uint8 crops (N x size x size x 3) → restored crops, same shape."""
+        batch = torch.from_numpy(np.stack(crops)).to(self.plan.device, non_blocking=True)
+        batch = batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        with inference_context(self.plan):
+            output = self.restorer(batch)
+        output = ((output.float() * 0.5 + 0.5).clamp_(0, 1) * 255).to(torch.uint8)  # truncates, as official
+        return output.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    def _finish(self, job: _Job, options: EnhanceOptions) -> EnhanceResult:
+        """Mask and paste the restored faces (or return the restored aligned crop)."""
+        if job.error is not None:
+            return EnhanceResult(None, tuple(job.faces), job.seconds, job.error)
+        started = time.perf_counter()
+        try:
+            if options.aligned:
+                restored = job.restored[0]
+                blended = job.crops[0].astype(np.float32) + options.strength * (
+                    restored.astype(np.float32) - job.crops[0].astype(np.float32))
+                image = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+                job.seconds["paste"] = time.perf_counter() - started
+                return EnhanceResult(image, (), job.seconds)
+            mask_started = time.perf_counter()
+            masks = self.parser.masks(job.restored)   # parsed before the small-face blur, as official
+            job.seconds["parse"] = time.perf_counter() - mask_started
+            restored = [soften_if_small(crop, face) for crop, face in zip(job.restored, job.faces)]
+            pasted = [RestoredFace(crop, mask, matrix) for crop, mask, matrix in zip(restored, masks, job.matrices)]
+            image = face_geometry.paste_faces(job.image, pasted, options.strength)
+        except (GpenError, ValueError, RuntimeError, cv2.error) as error:
+            return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {error}")
+        job.seconds["paste"] = time.perf_counter() - started - job.seconds.get("parse", 0.0)
+        return EnhanceResult(image, tuple(job.faces), job.seconds)
+
+
+def soften_if_small(crop: np.ndarray, face: Face) -> np.ndarray:
+    """Official small-face handling: blur the restored crop of a face detected under 100 px."""
+    return face_geometry.soften_small_face(crop) if face.short_side_px < face_geometry.SMALL_FACE_PX else crop

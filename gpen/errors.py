@@ -1,0 +1,38 @@
+"""The engine's own exception types. Each message says what happened, why, and what to do.
+
+The library raises these and never prints or exits; the CLI and the web UI turn them into a line, a
+report row or a ``gr.Error``.
+"""
+from __future__ import annotations
+
+
+class GpenError(Exception):
+    """Base class for every error the engine raises on purpose."""
+
+
+class ModelFileError(GpenError):
+    """A model file is missing, unreadable, unsafe, of the wrong kind, or fails its checksum."""
+
+
+class DownloadError(ModelFileError):
+    """A model file could not be downloaded (network error, HTTP error, cut transfer, bad checksum)."""
+
+
+class ImageReadError(GpenError):
+    """An input is not a readable image (empty, truncated, not an image, unsupported)."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image declares more pixels than the limit (refused before decoding: decompression bombs)."""
+
+
+class ImageWriteError(GpenError):
+    """A result could not be written (disk full, permissions); nothing partial is left behind."""
+
+
+class DeviceError(GpenError):
+    """The requested device or precision cannot be used."""
+
+
+class RestorationError(GpenError):
+    """The network failed on a face even at batch size 1 (for example out of memory)."""

@@ -1,0 +1,70 @@
+"""Face parsing with facexlib's ParseNet, turned into GPEN's soft paste masks.
+
+The ParseNet layout (widths, depth) is inferred from the checkpoint, so the official
+``parsing_parsenet.pth`` and the small ones the tests make load through the same code.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import ModelFileError
+from .faces import MASK_SIZE_PX, mask_from_parsing
+
+
+def build_parsenet(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """facexlib's ParseNet (512 in, 512 out) shaped after its state dict."""
+    from facexlib.parsing.parsenet import ParseNet
+
+    def blocks(prefix: str) -> list[int]:
+        return sorted({int(match.group(1)) for key in state_dict if (match := re.match(rf"{prefix}\.(\d+)\.", key))})
+
+    try:
+        encoder, body = blocks("encoder"), blocks("body")
+        base_channels = state_dict["encoder.0.conv2d.weight"].shape[0]
+        widths = [tensor.shape[0] for key, tensor in state_dict.items()
+                  if key.endswith("conv2d.weight") and key.startswith(("encoder.", "body.", "decoder.")) and key != "encoder.0.conv2d.weight"]
+        parsing_channels = state_dict["out_mask_conv.conv2d.weight"].shape[0]
+    except KeyError as error:
+        raise ModelFileError(f"not a ParseNet checkpoint (missing {error})") from error
+    down_steps = len(encoder) - 1
+    model = ParseNet(in_size=MASK_SIZE_PX, out_size=MASK_SIZE_PX, min_feat_size=MASK_SIZE_PX >> down_steps,
+                     base_ch=base_channels, parsing_ch=parsing_channels, res_depth=len(body),
+                     ch_range=[min(widths), max(widths)])
+    model.load_state_dict(state_dict, strict=True)
+    return model.eval().requires_grad_(False)
+
+
+class FaceParser:
+    """Soft paste masks for restored face crops. Safe to share between threads."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device):
+        self.model = model.to(device)
+        self.device = device
+
+    @classmethod
+    def from_file(cls, path: Path, device: torch.device) -> "FaceParser":
+        from .weights import read_state_dict
+
+        try:
+            return cls(build_parsenet(read_state_dict(path)), device)
+        except RuntimeError as error:
+            raise ModelFileError(f"{path} is not a ParseNet checkpoint facexlib can load: {error}") from error
+
+    @torch.inference_mode()
+    def masks(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """One float32 mask in [0, 1] per RGB uint8 crop, at the crop's own size."""
+        if not crops:
+            return []
+        resized = [crop if crop.shape[0] == MASK_SIZE_PX else
+                   cv2.resize(crop, (MASK_SIZE_PX, MASK_SIZE_PX), interpolation=cv2.INTER_LINEAR) for crop in crops]
+        batch = torch.from_numpy(np.stack(resized)).to(self.device).permute(0, 3, 1, 2).float()
+        batch = batch / 127.5 - 1.0
+        logits = self.model(batch)[0]
+        classes = logits.argmax(1).to(torch.uint8).cpu().numpy()
+        return [mask_from_parsing(parsed, crop.shape[0]) for parsed, crop in zip(classes, crops)]
