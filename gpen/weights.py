@@ -1,0 +1,156 @@
+"""Model files: finding them by name or path, fetching missing ones, and reading them safely.
+
+Checkpoints are read with ``torch.load(..., weights_only=True)`` only: a file that needs anything
+beyond tensors and plain containers is refused, never loaded the unsafe way.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from gpen import arch, registry
+from gpen.download import ProgressCallback, download_file
+from gpen.errors import ModelFileError
+
+logger = logging.getLogger(__name__)
+
+# Training scripts wrap the generator's weights in a dict; the EMA weights are the ones to use.
+WRAPPER_KEYS = ("params_ema", "g_ema", "state_dict", "params", "model")
+PATH_SUFFIXES = (".pth", ".pt")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a checkpoint's tensors, unwrapping training wrappers and ``module.`` prefixes."""
+    path = Path(path)
+    advice = f"Delete {path} and download it again (or point to another copy)."
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist (or is not a file).")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"model file {path} is empty (0 bytes), probably from a failed download. {advice}")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if str(error).startswith("Weights only load failed"):
+            detail = " ".join(line.strip() for line in str(error).splitlines() if "global" in line.lower())
+            raise ModelFileError(
+                f"model file {path} was refused: it holds Python objects other than tensors, and loading "
+                f"it could run code ({detail or 'unsupported content'}). Use a plain weights file from a "
+                f"source you trust. {advice}") from None
+        raise ModelFileError(f"model file {path} is not a readable PyTorch checkpoint ({error}). {advice}") from None
+    except Exception as error:  # torch raises many types here: RuntimeError, EOFError, KeyError, OSError...
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(
+            f"model file {path} is not a readable PyTorch checkpoint; it may be truncated or corrupt "
+            f"({type(error).__name__}: {reason}). {advice}") from None
+    state_dict = _unwrap(loaded)
+    if state_dict is None:
+        raise ModelFileError(f"model file {path} does not hold a state dict of tensors "
+                             f"(found {_describe(loaded)}). Check that it is the right file.")
+    return {key.removeprefix("module."): tensor for key, tensor in state_dict.items()}
+
+
+def _is_tensor_dict(value: Any) -> bool:
+    return (isinstance(value, Mapping) and len(value) > 0
+            and all(isinstance(key, str) and isinstance(tensor, torch.Tensor) for key, tensor in value.items()))
+
+
+def _unwrap(loaded: Any, depth: int = 0) -> Mapping[str, torch.Tensor] | None:
+    if _is_tensor_dict(loaded):
+        return loaded
+    if not isinstance(loaded, Mapping) or depth >= 2:
+        return None
+    for key in WRAPPER_KEYS:
+        if isinstance(loaded.get(key), Mapping):
+            inner = _unwrap(loaded[key], depth + 1)
+            if inner is not None:
+                return inner
+    return None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        keys = ", ".join(repr(key) for key in list(value)[:6])
+        return f"a dict with keys {keys}{', ...' if len(value) > 6 else ''}" if value else "an empty dict"
+    return type(value).__name__
+
+
+def _downloads_disabled() -> bool:
+    return os.environ.get("GPEN_NO_DOWNLOAD", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _is_path(model: str | Path) -> bool:
+    if isinstance(model, Path):
+        return True
+    separators = [os.sep] + ([os.altsep] if os.altsep else [])
+    return (any(separator in model for separator in separators) or model.lower().endswith(PATH_SUFFIXES)
+            or Path(model).is_file())
+
+
+def resolve_model_file(model: str | Path, *, folder: Path | None = None, download: bool = True,
+                       progress: ProgressCallback | None = None, timeout_s: float = 30.0) -> Path:
+    """The file for a model given by path or registry name, downloading a missing registry file.
+
+    ``GPEN_NO_DOWNLOAD=1`` in the environment turns downloading off, as ``download=False`` does.
+    """
+    if _is_path(model):
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise ModelFileError(f"model file {path} not found. Check the path, or give one of the model "
+                                 f"names: {', '.join(registry.RESTORER_NAMES)}.")
+        return path
+    spec = registry.get_spec(str(model))
+    folder = Path(folder) if folder is not None else registry.models_dir()
+    path = folder / spec.file_name
+    if path.is_file():
+        return path
+    if download and not _downloads_disabled():
+        return download_file(spec.urls, path, sha256=spec.sha256, timeout_s=timeout_s, progress=progress)
+    addresses = "\n".join(f"  - {url}" for url in spec.urls)
+    raise ModelFileError(f"model file {spec.file_name} is not in {folder} and downloading is turned off. "
+                         f"Download it from one of these addresses and save it as {spec.file_name} "
+                         f"in {folder}:\n{addresses}")
+
+
+def load_restorer(model: str | Path, **resolve_kwargs: Any) -> arch.GPEN:
+    """Load a GPEN network (eval mode, no gradients) from a registry name or a checkpoint path.
+
+    The layout is inferred from the tensors, so renamed, self-trained and other-size checkpoints
+    load too; for a registry name the registered config is used when it fits the file.
+    """
+    spec = None if _is_path(model) else registry.get_spec(str(model))
+    if spec is not None and spec.kind != "restorer":
+        raise ModelFileError(f"{spec.name} is a {spec.kind} model, not a face restorer; choose one of: "
+                             f"{', '.join(registry.RESTORER_NAMES)}.")
+    path = resolve_model_file(model, **resolve_kwargs)
+    state_dict = read_state_dict(path)
+    try:
+        config = arch.infer_config(state_dict)
+    except ValueError as error:
+        raise ModelFileError(f"model file {path} is not a GPEN checkpoint ({error}).") from None
+    if spec is not None and spec.config is not None:
+        registered = arch.config_from_dict(spec.config)
+        if registered == config:
+            config = registered
+        else:
+            logger.warning("%s does not have the layout registered for %s; using the layout of its tensors",
+                           path, spec.name)
+    # Build without allocating random weights, then take the file's tensors as they are (as float32).
+    with torch.device("meta"):
+        network = arch.build_generator(config)
+    tensors = {key: tensor.float() if tensor.is_floating_point() else tensor for key, tensor in state_dict.items()}
+    try:
+        network.load_state_dict(tensors, strict=True, assign=True)
+    except RuntimeError as error:
+        raise ModelFileError(f"model file {path} is not a GPEN checkpoint or has the wrong layout: "
+                             f"{_first_lines(str(error))}") from None
+    return network.eval().requires_grad_(False)
+
+
+def _first_lines(text: str, count: int = 4) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines[:count]) + (" ..." if len(lines) > count else "")
