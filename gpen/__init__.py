@@ -1,0 +1,10 @@
+"""GPEN WebUI's engine: restore the faces in photos with GPEN, batched across photos.
+
+    from gpen import Engine, EngineConfig, EnhanceOptions
+    engine = Engine(EngineConfig(model="GPEN-BFR-512", device="auto", batch_size=8))
+    result = engine.enhance_one(rgb_uint8_image, EnhanceOptions(strength=0.8))
+"""
+from .engine import Engine, EngineConfig, EnhanceOptions, EnhanceResult
+from .errors import GpenError
+
+__all__ = ["Engine", "EngineConfig", "EnhanceOptions", "EnhanceResult", "GpenError"]

@@ -116,14 +116,23 @@ def _failure_message(destination: Path, failures: list[tuple[str, str]]) -> str:
 
 
 def tqdm_progress(description: str) -> tuple[ProgressCallback, Callable[[], None]]:
-    """A ``progress`` callback drawing a tqdm bar (for the CLI), and the function that closes the bar."""
+    """A ``progress`` callback drawing a tqdm bar (for the CLI), and the function that closes the bar.
+
+    The bar appears only once a download starts."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit="B", unit_scale=True, unit_divisor=1024)
+    bars: list[tqdm] = []
 
     def update(bytes_done: int, bytes_total: int | None) -> None:
+        if not bars:
+            bars.append(tqdm(desc=description, unit="B", unit_scale=True, unit_divisor=1024))
+        bar = bars[0]
         if bytes_done == 0 or bar.total != bytes_total:  # a new attempt (mirror) starts from zero
             bar.reset(total=bytes_total)
         bar.update(bytes_done - bar.n)
 
-    return update, bar.close
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return update, close

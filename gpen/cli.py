@@ -1,0 +1,126 @@
+"""Command line: ``python -m gpen INPUT... -o OUTDIR``.
+
+Exit status: 0 when every input succeeded (a photo without faces is a success), 1 when any failed,
+2 for bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from . import registry
+from .batch import FileReport, SaveOptions, find_inputs, process_files, write_report
+from .devices import DEVICE_CHOICES, PRECISION_CHOICES
+from .download import tqdm_progress
+from .engine import MAX_BATCH_SIZE, Engine, EngineConfig, EnhanceOptions
+from .errors import GpenError
+from .faces import FACE_CHOICES
+from .images import OUTPUT_FORMATS
+
+log = logging.getLogger("gpen")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gpen", description="Restore the faces in photos with GPEN. Inputs are never modified.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for the results")
+    parser.add_argument("--model", default=registry.DEFAULT_RESTORER,
+                        help=f"model name ({', '.join(registry.RESTORER_NAMES)}) or checkpoint path")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
+    parser.add_argument("--batch-size", type=_batch_size, default=4, help="faces per network batch (1-64)")
+    parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
+    parser.add_argument("--faces", choices=FACE_CHOICES, default="all", help="which faces to restore")
+    parser.add_argument("--min-face", type=float, default=0.0, metavar="PX", help="skip faces smaller than this")
+    parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    parser.add_argument("--ext", choices=OUTPUT_FORMATS, default=None, help="output format (default: the input's)")
+    parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100)")
+    parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose result exists (resume)")
+    parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON row per input")
+    parser.add_argument("--models-dir", type=Path, default=None, help="folder of model files (default: models/)")
+    parser.add_argument("--no-download", action="store_true", help="never download missing model files")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if not 1 <= args.quality <= 100:
+        parser.error("--quality must be between 1 and 100")
+    inputs, missing = find_inputs(args.inputs)
+    if not inputs and not missing:
+        parser.error("no image files found in the inputs given")
+    try:
+        options = EnhanceOptions(strength=args.strength, faces=args.faces, min_face_px=args.min_face,
+                                 aligned=args.aligned)
+        engine = _load_engine(args)
+    except (GpenError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if engine.plan.note:
+        print(f"note: {engine.plan.note}", file=sys.stderr)
+    bar = tqdm(total=len(inputs), unit="photo", disable=args.quiet, file=sys.stderr)
+
+    def advance(done: int, total: int, report: FileReport) -> None:
+        bar.set_postfix_str(Path(report.input).name[-40:], refresh=False)
+        bar.update(1)
+
+    try:
+        reports = missing + process_files(engine, inputs, args.output, options,
+                                          SaveOptions(ext=args.ext, quality=args.quality,
+                                                      skip_existing=args.skip_existing), advance)
+    finally:
+        bar.close()
+    if args.report:
+        write_report(reports, args.report)
+    _print_summary(reports, engine)
+    return 0 if all(report.succeeded for report in reports) else 1
+
+
+def _load_engine(args: argparse.Namespace) -> Engine:
+    progress, close = tqdm_progress("downloading model") if not args.quiet else (None, lambda: None)
+    try:
+        return Engine(EngineConfig(model=args.model, device=args.device, precision=args.precision,
+                                   batch_size=args.batch_size, models_folder=args.models_dir,
+                                   download=not args.no_download), progress=progress)
+    finally:
+        close()
+
+
+def _print_summary(reports: Sequence[FileReport], engine: Engine) -> None:
+    counts = {status: sum(report.status == status for report in reports)
+              for status in ("ok", "no_faces", "skipped", "failed")}
+    faces = sum(report.faces for report in reports)
+    print(f"{counts['ok']} restored ({faces} faces), {counts['no_faces']} without faces, "
+          f"{counts['skipped']} skipped, {counts['failed']} failed "
+          f"[{engine.model_name} on {engine.plan.device.type}, {engine.plan.precision}]", file=sys.stderr)
+    for report in reports:
+        if report.status == "failed":
+            reason = report.error if report.input in (report.error or "") else f"{report.input}: {report.error}"
+            print(f"  failed: {reason}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
