@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import tiny_models
+from doubles import FixedDetector, IdentityRestorer, OutOfMemoryAbove
 from gpen.engine import Engine, EngineConfig, EnhanceOptions
 from gpen.faces import Face
 from photos import read_photo, scene_with_face
@@ -32,42 +33,6 @@ def engine(models_folder) -> Engine:
 @pytest.fixture(scope="session")
 def photos() -> list[np.ndarray]:
     return [read_photo(name) for name in PHOTO_NAMES]
-
-
-class IdentityRestorer(torch.nn.Module):
-    """Returns its input: what the pipeline alone does to a face."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-
-class FixedDetector:
-    """Reports the given faces for every photo."""
-
-    def __init__(self, found: list[Face]):
-        self.found = found
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        return list(self.found)
-
-
-class OutOfMemoryAbove(torch.nn.Module):
-    """Wraps a restorer and raises out-of-memory for batches larger than ``limit``."""
-
-    def __init__(self, inner: torch.nn.Module, limit: int):
-        super().__init__()
-        self.inner, self.limit, self.size = inner, limit, inner.size
-        self.batch_sizes: list[int] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.batch_sizes.append(x.shape[0])
-        if x.shape[0] > self.limit:
-            raise torch.OutOfMemoryError("injected: CUDA out of memory")
-        return self.inner(x)
 
 
 def test_every_photo_gets_faces_restored_and_keeps_its_size(engine, photos):
