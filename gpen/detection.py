@@ -67,18 +67,23 @@ def build_retinaface(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
 class FaceDetector:
     """Finds faces and their 5 landmarks in RGB uint8 photos. Safe to share between threads."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device):
+    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype = torch.float32):
+        """``dtype`` other than float32 runs the network under autocast to that precision."""
         self.model = model.to(device)
         self.device = device
+        self.dtype = dtype
 
     @classmethod
-    def from_file(cls, path: Path, device: torch.device) -> "FaceDetector":
+    def from_file(cls, path: Path, device: torch.device, dtype: torch.dtype = torch.float32) -> "FaceDetector":
         from .weights import read_state_dict
 
         try:
-            return cls(build_retinaface(read_state_dict(path)), device)
+            return cls(build_retinaface(read_state_dict(path)), device, dtype)
         except RuntimeError as error:
             raise ModelFileError(f"{path} is not a RetinaFace checkpoint facexlib can load: {error}") from error
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -89,9 +94,10 @@ class FaceDetector:
             scale = DETECTION_LONG_SIDE_PX / max(height, width)
             image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                                interpolation=cv2.INTER_LINEAR)
-        bgr = image[:, :, ::-1].astype(np.float32) - np.array(BGR_MEAN, dtype=np.float32)
-        tensor = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None].to(self.device)
-        locations, confidences, landmark_offsets = self.model(tensor)
+        bgr = np.ascontiguousarray(image[:, :, ::-1], dtype=np.float32) - np.array(BGR_MEAN, dtype=np.float32)
+        tensor = torch.from_numpy(bgr).permute(2, 0, 1)[None].to(self.device)   # channels-last view
+        with self._autocast():
+            locations, confidences, landmark_offsets = self.model(tensor)
         input_h, input_w = tensor.shape[2:]
         priors = prior_boxes(input_h, input_w).to(self.device)
         scores = confidences[0, :, 1].float()
