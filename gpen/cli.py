@@ -9,11 +9,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
-from . import registry
+from . import adjustments, registry
 from .batch import FileReport, SaveOptions, find_inputs, process_files, write_report
 from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .download import tqdm_progress
@@ -30,6 +30,22 @@ def _fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
+
+
+def _control(name: str) -> Callable[[str], float]:
+    """An argparse type for a quality control: a number within the control's range."""
+    low, high = adjustments.CONTROL_RANGES[name]
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number between {low:g} and {high:g}, got {text}")
+        return value
+    parse.__name__ = name
+    return parse
 
 
 def _batch_size(text: str) -> int:
@@ -50,6 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
     parser.add_argument("--batch-size", type=_batch_size, default=4, help="faces per network batch (1-64)")
     parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
+    controls = parser.add_argument_group(
+        "quality controls", "--mode picks a preset; any control given explicitly overrides the preset's value. "
+        "0 / off changes nothing.")
+    controls.add_argument("--mode", choices=adjustments.MODE_CHOICES, default="natural",
+                          help="preset of the controls below (default: natural, every control at 0 / off)")
+    controls.add_argument("--denoise", type=_control("denoise"), metavar="0..100",
+                          help="remove noise and grain from the photo around the faces")
+    controls.add_argument("--sharpen", type=_control("sharpen"), metavar="0..100",
+                          help="sharpen the whole photo (halo-limited)")
+    controls.add_argument("--contrast", type=_control("contrast"), metavar="-100..100",
+                          help="luminance contrast of the whole photo (colours kept)")
+    controls.add_argument("--brightness", type=_control("brightness"), metavar="-100..100",
+                          help="luminance brightness of the whole photo (colours kept)")
+    controls.add_argument("--skin-protection", action=argparse.BooleanOptionalAction, default=None,
+                          help="keep each restored face's mean colour equal to the original face's")
+    controls.add_argument("--detail", action=argparse.BooleanOptionalAction, default=None,
+                          help="boost fine detail inside the faces")
     parser.add_argument("--faces", choices=FACE_CHOICES, default="all", help="which faces to restore")
     parser.add_argument("--min-face", type=float, default=0.0, metavar="PX", help="skip faces smaller than this")
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
@@ -73,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not inputs and not missing:
         parser.error("no image files found in the inputs given")
     try:
-        options = EnhanceOptions(strength=args.strength, faces=args.faces, min_face_px=args.min_face,
-                                 aligned=args.aligned)
+        options = enhance_options(args)
         engine = _load_engine(args)
     except (GpenError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -97,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_report(reports, args.report)
     _print_summary(reports, engine)
     return 0 if all(report.succeeded for report in reports) else 1
+
+
+def enhance_options(args: argparse.Namespace) -> EnhanceOptions:
+    """The options the parsed arguments ask for: the --mode preset, then the explicit controls."""
+    explicit = {name: getattr(args, name) for name in (*adjustments.CONTROL_RANGES, *adjustments.SWITCHES)
+                if getattr(args, name) is not None}
+    return adjustments.options_for_mode(args.mode, strength=args.strength, faces=args.faces,
+                                        min_face_px=args.min_face, aligned=args.aligned, **explicit)
 
 
 def _load_engine(args: argparse.Namespace) -> Engine:

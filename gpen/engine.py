@@ -7,6 +7,7 @@ An engine keeps no per-call state, so one instance serves any number of threads.
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,10 @@ import cv2
 import numpy as np
 import torch
 
+from . import adjustments, registry
 from . import faces as face_geometry
-from . import registry
 from .devices import DevicePlan, inference_context, plan_device
+from .acceleration import CompiledRestorer
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .faces import Face, FaceChoice, RestoredFace
@@ -40,6 +42,7 @@ class EngineConfig:
     batch_size: int = 4
     models_folder: Path | None = None
     download: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.batch_size) <= MAX_BATCH_SIZE:
@@ -48,12 +51,23 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class EnhanceOptions:
-    """What to do to each photo. ``strength`` 0..1 blends the restored faces over the originals."""
+    """What to do to each photo. ``strength`` 0..1 blends the restored faces over the originals.
+
+    Quality controls (``gpen.adjustments``; 0 / False changes nothing; the defaults are the
+    "natural" mode): ``denoise`` 0..100 and ``sharpen`` 0..100, ``contrast`` and ``brightness``
+    -100..100 act on the whole photo; ``skin_protection`` and ``detail`` on the faces only.
+    """
 
     strength: float = 1.0
     faces: FaceChoice = "all"
     min_face_px: float = 0.0
     aligned: bool = False
+    denoise: float = 0.0
+    sharpen: float = 0.0
+    contrast: float = 0.0
+    brightness: float = 0.0
+    skin_protection: bool = False
+    detail: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.strength) <= 1.0:
@@ -62,6 +76,13 @@ class EnhanceOptions:
             raise ValueError(f"faces must be one of {face_geometry.FACE_CHOICES}, got {self.faces!r}")
         if self.min_face_px < 0:
             raise ValueError(f"min_face_px must be >= 0, got {self.min_face_px}")
+        for name, (low, high) in adjustments.CONTROL_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
+        for name in adjustments.SWITCHES:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -111,11 +132,14 @@ class Engine:
         if restorer is None:
             restorer = load_restorer(self.config.model, **resolve)
         self.restorer = restorer.to(self.plan.device).eval()
+        if self.config.compile:
+            self.restorer = CompiledRestorer(self.restorer)
         self.size_px = int(restorer.size)
+        # The detector and the parser run in the same precision as the restorer.
         self.detector = detector or FaceDetector.from_file(
-            resolve_model_file(registry.DETECTOR, **resolve), self.plan.device)
+            resolve_model_file(registry.DETECTOR, **resolve), self.plan.device, self.plan.dtype)
         self.parser = parser or FaceParser.from_file(
-            resolve_model_file(registry.PARSER, **resolve), self.plan.device)
+            resolve_model_file(registry.PARSER, **resolve), self.plan.device, self.plan.dtype)
 
     @property
     def model_name(self) -> str:
@@ -200,31 +224,56 @@ class Engine:
         batch = batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
         with inference_context(self.plan):
             output = self.restorer(batch)
+        if self.plan.precision != "fp32" and not bool(torch.isfinite(output).all()):
+            # fp16 can overflow in StyleGAN2-type generators: never paste that, redo it in float32.
+            log.warning("non-finite values in a %s batch; recomputing it in float32", self.plan.precision)
+            with torch.inference_mode():
+                output = self.restorer(batch)
         output = ((output.float() * 0.5 + 0.5).clamp_(0, 1) * 255).to(torch.uint8)  # truncates, as official
         return output.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
     def _finish(self, job: _Job, options: EnhanceOptions) -> EnhanceResult:
-        """Mask and paste the restored faces (or return the restored aligned crop)."""
+        """Adjust, mask and paste the restored faces (or blend the restored aligned crop), then
+        apply the whole-photo controls (``gpen.adjustments``)."""
         if job.error is not None:
             return EnhanceResult(None, tuple(job.faces), job.seconds, job.error)
         started = time.perf_counter()
+        adjusting = 0.0
         try:
             if options.aligned:
-                restored = job.restored[0]
-                blended = job.crops[0].astype(np.float32) + options.strength * (
-                    restored.astype(np.float32) - job.crops[0].astype(np.float32))
+                # The aligned input is all face: the face controls see a mask of ones.
+                adjust_started = time.perf_counter()
+                whole = np.ones(job.crops[0].shape[:2], np.float32)
+                restored = adjustments.adjust_face(job.restored[0], job.crops[0], whole,
+                                                   skin_protection=options.skin_protection, detail=options.detail)
+                base = adjustments.denoise(job.crops[0], options.denoise).astype(np.float32)
+                adjusting += time.perf_counter() - adjust_started
+                blended = base + options.strength * (restored.astype(np.float32) - base)
                 image = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-                job.seconds["paste"] = time.perf_counter() - started
-                return EnhanceResult(image, (), job.seconds)
-            mask_started = time.perf_counter()
-            masks = self.parser.masks(job.restored)   # parsed before the small-face blur, as official
-            job.seconds["parse"] = time.perf_counter() - mask_started
-            restored = [soften_if_small(crop, face) for crop, face in zip(job.restored, job.faces)]
-            pasted = [RestoredFace(crop, mask, matrix) for crop, mask, matrix in zip(restored, masks, job.matrices)]
-            image = face_geometry.paste_faces(job.image, pasted, options.strength)
+            else:
+                mask_started = time.perf_counter()
+                masks = self.parser.masks(job.restored)   # parsed before the small-face blur, as official
+                job.seconds["parse"] = time.perf_counter() - mask_started
+                adjust_started = time.perf_counter()
+                # Colour statistics skip the black border that alignment adds beyond the photo's edges.
+                seen = [mask * face_geometry.crop_coverage(matrix, mask.shape[0], job.image.shape)
+                        for mask, matrix in zip(masks, job.matrices)] if options.skin_protection else masks
+                restored = [adjustments.adjust_face(crop, original, weights, skin_protection=options.skin_protection,
+                                                    detail=options.detail)
+                            for crop, original, weights in zip(job.restored, job.crops, seen)]
+                base = adjustments.denoise(job.image, options.denoise)
+                adjusting += time.perf_counter() - adjust_started
+                restored = [soften_if_small(crop, face) for crop, face in zip(restored, job.faces)]
+                pasted = [RestoredFace(crop, mask, matrix) for crop, mask, matrix in zip(restored, masks, job.matrices)]
+                image = face_geometry.paste_faces(base, pasted, options.strength)
+            adjust_started = time.perf_counter()
+            image = adjustments.adjust_photo(image, contrast=options.contrast, brightness=options.brightness,
+                                             sharpen_amount=options.sharpen)
+            adjusting += time.perf_counter() - adjust_started
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
             return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {error}")
-        job.seconds["paste"] = time.perf_counter() - started - job.seconds.get("parse", 0.0)
+        job.seconds["adjust"] = adjusting
+        job.seconds["paste"] = time.perf_counter() - started - job.seconds.get("parse", 0.0) - adjusting
         return EnhanceResult(image, tuple(job.faces), job.seconds)
 
 

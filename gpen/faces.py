@@ -28,6 +28,7 @@ MASK_BLUR_SIGMA = 4.0
 # Parsing classes that are not pasted: background, hat, cloth (facexlib/CelebAMask-HQ order).
 NON_FACE_CLASSES = (0, 14, 18)
 SMALL_FACE_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16
+BLEND_BAND_PX = 1 << 20     # pixels blended per step of paste_faces (bounds its temporary memory)
 
 
 @dataclass(frozen=True)
@@ -170,19 +171,53 @@ def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: floa
     ux0, uy0 = min(r[0] for r in used), min(r[1] for r in used)
     ux1, uy1 = max(r[2] for r in used), max(r[3] for r in used)
     union_mask = np.zeros((uy1 - uy0, ux1 - ux0), dtype=np.float32)
-    union_faces = np.zeros((uy1 - uy0, ux1 - ux0, 3), dtype=np.float32)
+    # The winning pixels keep the crops' own dtype (uint8): a quarter of float32 on a large photo.
+    crop_dtype = np.result_type(*(face.crop.dtype for face in faces))
+    union_faces = np.zeros((uy1 - uy0, ux1 - ux0, 3), dtype=crop_dtype)
     for face, region in zip(faces, regions):
         if region is None:
             continue
         x0, y0, x1, y1 = region
         mask = _warp_back(face.mask.astype(np.float32), face.matrix, region)
-        pixels = _warp_back(face.crop, face.matrix, region).astype(np.float32)
+        pixels = _warp_back(face.crop, face.matrix, region)
         local = (slice(y0 - uy0, y1 - uy0), slice(x0 - ux0, x1 - ux0))
         wins = mask > union_mask[local]
-        union_mask[local][wins] = mask[wins]
-        union_faces[local][wins] = pixels[wins]
-    alpha = (np.clip(strength, 0.0, 1.0) * union_mask)[..., None]
-    base = image[uy0:uy1, ux0:ux1].astype(np.float32)
-    blended = base + alpha * (union_faces - base)
-    result[uy0:uy1, ux0:ux1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        np.copyto(union_mask[local], mask, where=wins)
+        np.copyto(union_faces[local], pixels, where=wins[..., None])
+    weight = np.clip(strength, 0.0, 1.0)
+    # Blend a band of rows at a time, so that the float temporaries stay a few megabytes however
+    # large the photo (whole-region temporaries took gigabytes on a 24-megapixel group photo).
+    band_rows = max(1, BLEND_BAND_PX // (ux1 - ux0))
+    for top in range(uy0, uy1, band_rows):
+        bottom = min(top + band_rows, uy1)
+        local_rows = slice(top - uy0, bottom - uy0)
+        alpha = (weight * union_mask[local_rows])[..., None]
+        base = image[top:bottom, ux0:ux1].astype(np.float32)
+        blended = base + alpha * (union_faces[local_rows].astype(np.float32) - base)
+        result[top:bottom, ux0:ux1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return result
+
+
+def paste_mask(image_shape: tuple[int, ...], faces: Sequence[RestoredFace]) -> np.ndarray:
+    """Where ``paste_faces`` puts faces: the largest of the faces' soft masks at each photo pixel
+    (HxW float32 in [0, 1]). Pixels where it is 0 are never changed by pasting."""
+    union = np.zeros(image_shape[:2], dtype=np.float32)
+    for face in faces:
+        region = _paste_region(face.matrix, face.crop.shape[0], image_shape)
+        if region is None:
+            continue
+        x0, y0, x1, y1 = region
+        np.maximum(union[y0:y1, x0:x1], _warp_back(face.mask.astype(np.float32), face.matrix, region),
+                   out=union[y0:y1, x0:x1])
+    return union
+
+
+def crop_coverage(matrix: np.ndarray, size_px: int, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Which pixels of an aligned crop come from the photo (1) and which from the black border
+    ``align_face`` fills in beyond its edges (0): size_px x size_px float32."""
+    inverse = cv2.invertAffineTransform(matrix)
+    rows, columns = np.mgrid[0:size_px, 0:size_px].astype(np.float32)
+    x = inverse[0, 0] * columns + inverse[0, 1] * rows + inverse[0, 2]
+    y = inverse[1, 0] * columns + inverse[1, 1] * rows + inverse[1, 2]
+    height, width = image_shape[:2]
+    return ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).astype(np.float32)
