@@ -1,7 +1,9 @@
 """Face parsing with facexlib's ParseNet, turned into GPEN's soft paste masks.
 
 The ParseNet layout (widths, depth) is inferred from the checkpoint, so the official
-``parsing_parsenet.pth`` and the small ones the tests make load through the same code.
+``parsing_parsenet.pth`` and the small ones the tests make load through the same code. After
+loading, BatchNorm is folded into the convolutions and the reflection padding made cheaper
+(``prepare_for_inference``): same numbers, less memory traffic.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .errors import ModelFileError
 from .faces import MASK_SIZE_PX, mask_from_parsing
@@ -37,7 +41,40 @@ def build_parsenet(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
                      base_ch=base_channels, parsing_ch=parsing_channels, res_depth=len(body),
                      ch_range=[min(widths), max(widths)])
     model.load_state_dict(state_dict, strict=True)
-    return model.eval().requires_grad_(False)
+    return prepare_for_inference(model.eval().requires_grad_(False))
+
+
+class ReflectionPadOne(nn.Module):
+    """``ReflectionPad2d(1)`` as a zero pad plus four edge copies: the same values, several times
+    faster than PyTorch's reflection kernel on channels-last tensors."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(x, (1, 1, 1, 1))
+        padded[:, :, 0, 1:-1] = x[:, :, 1, :]
+        padded[:, :, -1, 1:-1] = x[:, :, -2, :]
+        padded[:, :, :, 0] = padded[:, :, :, 2]
+        padded[:, :, :, -1] = padded[:, :, :, -3]
+        return padded
+
+
+def prepare_for_inference(model: nn.Module) -> nn.Module:
+    """Fold each eval-mode BatchNorm into the convolution before it and use the cheaper padding.
+
+    Same numbers within float rounding; removes two passes over every activation.
+    """
+    for layer in model.modules():
+        pad = getattr(layer, "reflection_pad", None)
+        if isinstance(pad, nn.ReflectionPad2d) and tuple(pad.padding) == (1, 1, 1, 1):
+            layer.reflection_pad = ReflectionPadOne()
+        norm = getattr(getattr(layer, "norm", None), "norm", None)
+        conv = getattr(layer, "conv2d", None)
+        if isinstance(norm, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d):
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+            conv.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1), requires_grad=False)
+            conv.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias, requires_grad=False)
+            layer.norm.norm = nn.Identity()
+    return model
 
 
 class FaceParser:

@@ -1,0 +1,53 @@
+"""The parser: checkpoint layouts inferred, inference-time folding keeps the numbers."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from facexlib.parsing.parsenet import ParseNet
+from torch import nn
+
+import tiny_models
+from gpen.parsing import FaceParser, build_parsenet, prepare_for_inference
+from photos import read_photo
+
+
+def randomise_batch_norms(model: nn.Module) -> nn.Module:
+    generator = torch.Generator().manual_seed(0)
+    for norm in model.modules():
+        if isinstance(norm, nn.BatchNorm2d):
+            norm.running_mean.copy_(torch.rand(norm.running_mean.shape, generator=generator) - 0.5)
+            norm.running_var.copy_(torch.rand(norm.running_var.shape, generator=generator) + 0.5)
+            norm.weight.data.copy_(torch.rand(norm.weight.shape, generator=generator) + 0.5)
+            norm.bias.data.copy_(torch.rand(norm.bias.shape, generator=generator) - 0.5)
+    return model
+
+
+@pytest.mark.parametrize("layout", [tiny_models.TINY_PARSENET, dict(in_size=512, out_size=512, parsing_ch=19)])
+def test_layout_is_inferred_from_the_checkpoint(layout):
+    original = ParseNet(**layout)
+    rebuilt = build_parsenet(original.state_dict())
+    assert sum(p.numel() for p in rebuilt.parameters()) <= sum(p.numel() for p in original.parameters())
+
+
+def test_folding_and_padding_keep_the_numbers():
+    torch.manual_seed(0)
+    original = randomise_batch_norms(ParseNet(**tiny_models.TINY_PARSENET)).eval()
+    prepared = prepare_for_inference(copy.deepcopy(original))
+    assert not any(isinstance(module, (nn.BatchNorm2d, nn.ReflectionPad2d)) for module in prepared.modules())
+    face = torch.from_numpy(read_photo("aligned_face_512.png")).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.inference_mode():
+        expected, output = original(face)[0], prepared(face.contiguous(memory_format=torch.channels_last))[0]
+    assert (expected - output).abs().max().item() < 1e-4
+
+
+def test_masks_are_soft_face_shaped_and_sized_like_the_crops():
+    parser = FaceParser(build_parsenet(tiny_models.tiny_parser_state_dict()), torch.device("cpu"))
+    crops = [read_photo("aligned_face_512.png"), read_photo("gray_face.png")[::2, ::2].copy()]
+    masks = parser.masks(crops)
+    assert [mask.shape for mask in masks] == [(512, 512), (256, 256)]
+    for mask in masks:
+        assert mask.dtype == np.float32 and 0 <= mask.min() and mask.max() <= 1
+        assert mask[:5].max() < 1e-2   # the border is cleared (only the blur's faint tail reaches it)
