@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
     parser.add_argument("--batch-size", type=_batch_size, default=4, help="faces per network batch (1-64)")
+    parser.add_argument("--compile", action="store_true",
+                        help="compile the network with torch.compile (slow first photo; pays off for long runs)")
     parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
     controls = parser.add_argument_group(
         "quality controls", "--mode picks a preset; any control given explicitly overrides the preset's value. "
@@ -144,7 +146,7 @@ def _load_engine(args: argparse.Namespace) -> Engine:
     try:
         return Engine(EngineConfig(model=args.model, device=args.device, precision=args.precision,
                                    batch_size=args.batch_size, models_folder=args.models_dir,
-                                   download=not args.no_download), progress=progress)
+                                   download=not args.no_download, compile=args.compile), progress=progress)
     finally:
         close()
 

@@ -123,7 +123,7 @@ def test_killed_run_resumes_with_skip_existing(models_folder, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = json.loads((tmp_path / "r.json").read_text())
     skipped = {Path(row["output"]).name for row in rows if row["status"] == "skipped"}
-    assert skipped == finished_before
+    assert skipped == finished_before, (sorted(skipped ^ finished_before), [r for r in rows if r["status"] != "ok"])
     names = sorted(path.name for path in out.iterdir())
     assert len(names) == total and not any(name.startswith(".") for name in names)   # no temporary left
     from PIL import Image
