@@ -2,8 +2,8 @@
 
 The ParseNet layout (widths, depth) is inferred from the checkpoint, so the official
 ``parsing_parsenet.pth`` and the small ones the tests make load through the same code. After
-loading, BatchNorm is folded into the convolutions and the reflection padding made cheaper
-(``prepare_for_inference``): same numbers, less memory traffic.
+loading, BatchNorm is folded into the convolutions (``prepare_for_inference``): same numbers,
+less memory traffic.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelFileError
@@ -44,28 +43,12 @@ def build_parsenet(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
     return prepare_for_inference(model.eval().requires_grad_(False))
 
 
-class ReflectionPadOne(nn.Module):
-    """``ReflectionPad2d(1)`` as a zero pad plus four edge copies: the same values, several times
-    faster than PyTorch's reflection kernel on channels-last tensors."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(x, (1, 1, 1, 1))
-        padded[:, :, 0, 1:-1] = x[:, :, 1, :]
-        padded[:, :, -1, 1:-1] = x[:, :, -2, :]
-        padded[:, :, :, 0] = padded[:, :, :, 2]
-        padded[:, :, :, -1] = padded[:, :, :, -3]
-        return padded
-
-
 def prepare_for_inference(model: nn.Module) -> nn.Module:
-    """Fold each eval-mode BatchNorm into the convolution before it and use the cheaper padding.
+    """Fold each eval-mode BatchNorm into the convolution before it.
 
-    Same numbers within float rounding; removes two passes over every activation.
+    Same numbers within float rounding, one pass less over every activation.
     """
     for layer in model.modules():
-        pad = getattr(layer, "reflection_pad", None)
-        if isinstance(pad, nn.ReflectionPad2d) and tuple(pad.padding) == (1, 1, 1, 1):
-            layer.reflection_pad = ReflectionPadOne()
         norm = getattr(getattr(layer, "norm", None), "norm", None)
         conv = getattr(layer, "conv2d", None)
         if isinstance(norm, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d):
