@@ -1,0 +1,110 @@
+"""GPEN WebUI: ``python app.py [--host H] [--port P] [--share] [--auth USER:PASSWORD] [--model M] ...``.
+
+Only the command line and the launch live here; the page is built in ``webui/``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported (by webui)
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import dataclasses  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+from gpen import registry  # noqa: E402
+from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES  # noqa: E402
+from gpen.engine import MAX_BATCH_SIZE  # noqa: E402
+from webui.engine_holder import EngineHolder  # noqa: E402
+from webui.files import RequestFolders, outputs_root  # noqa: E402
+from webui.handlers import Handlers  # noqa: E402
+from webui.layout import CSS, I18N, build_ui  # noqa: E402
+from webui.settings import Settings, load_settings, settings_path  # noqa: E402
+
+log = logging.getLogger("webui")
+
+
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Start the GPEN web UI.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 for the network)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="ask for this user name and password")
+    parser.add_argument("--model", help=f"model name ({', '.join(registry.RESTORER_NAMES)}) or checkpoint path")
+    parser.add_argument("--device", choices=DEVICE_CHOICES)
+    parser.add_argument("--precision", choices=PRECISION_CHOICES)
+    parser.add_argument("--batch-size", type=_batch_size, help="faces per network batch (1-64)")
+    parser.add_argument("--max-file-size", default="500mb", help="largest upload accepted (default 500mb)")
+    parser.add_argument("--queue-size", type=int, default=32, help="most requests waiting at once (default 32)")
+    return parser
+
+
+def starting_settings(args: argparse.Namespace) -> Settings:
+    """The saved settings with this run's command-line choices on top (the file is not changed)."""
+    overrides = {name: getattr(args, name) for name in ("model", "device", "precision", "batch_size")
+                 if getattr(args, name) is not None}
+    return dataclasses.replace(load_settings(settings_path()), **overrides)
+
+
+def never_served(*folders: Path) -> list[str]:
+    """Folders Gradio must refuse to serve from (except one that holds the temporary folders results are
+    served from, which blocking would break)."""
+    temporary = Path(tempfile.gettempdir()).resolve()
+    return [str(folder) for folder in folders if not temporary.is_relative_to(Path(folder).resolve())]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt   # stop as Ctrl+C does: the server closes and temporary files are removed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    auth = None
+    if args.auth:
+        user, separator, password = args.auth.partition(":")
+        if not separator or not user or not password:
+            parser.error("--auth must be USER:PASSWORD")
+        auth = (user, password)
+    try:
+        settings = starting_settings(args)
+    except ValueError as error:
+        parser.error(str(error))
+
+    holder = EngineHolder(settings)
+    state = holder.load()
+    if state.loaded:
+        log.info("loaded %s on %s (%s)", state.model_name, state.device, state.precision)
+    else:
+        log.warning("no model loaded yet (the Settings tab shows what is missing): %s", state.error)
+    folders = RequestFolders()
+    atexit.register(folders.remove_all)
+    signal.signal(signal.SIGTERM, _interrupt)
+    handlers = Handlers(holder, folders, settings_path())
+    demo = build_ui(handlers)
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+                max_file_size=args.max_file_size, i18n=I18N, css=CSS, show_error=True,
+                enable_monitoring=False, blocked_paths=never_served(registry.models_dir(), outputs_root()),
+                footer_links=["api", "settings"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The web app as a real process for the app and browser tests: ``python app.py --port N`` on a free
+port, with its model, outputs and settings places in a temporary folder."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class AppProcess:
+    """A running ``app.py``: its address, places, and the log it wrote."""
+
+    process: subprocess.Popen
+    url: str
+    port: int
+    models: Path
+    outputs: Path
+    settings_file: Path
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)   # app.py stops as on Ctrl+C
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def start_app(folder: Path, models: Path, *args: str) -> AppProcess:
+    """Start the app and wait until it answers; raises with its log when it does not."""
+    port = free_port()
+    outputs, settings_file, log_file = folder / "outputs", folder / "settings.json", folder / "app.log"
+    env = dict(os.environ, GPEN_MODELS_DIR=str(models), GPEN_NO_DOWNLOAD="1", GPEN_OUTPUTS_DIR=str(outputs),
+               GPEN_SETTINGS_FILE=str(settings_file), GRADIO_TEMP_DIR=str(folder / "gradio"),
+               PYTHONUNBUFFERED="1")
+    with open(log_file, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    app = AppProcess(process, f"http://127.0.0.1:{port}/", port, models, outputs, settings_file, log_file)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app.py exited with {process.returncode}:\n{app.log()}")
+        try:
+            with urllib.request.urlopen(app.url + "gradio_api/info", timeout=2) as response:
+                if response.status == 200:
+                    return app
+        except OSError:
+            time.sleep(0.5)
+    app.stop()
+    raise RuntimeError(f"app.py did not answer within {START_TIMEOUT_S} s:\n{app.log()}")

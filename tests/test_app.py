@@ -1,0 +1,411 @@
+"""The web app over HTTP: the API endpoints with gradio_client, what is and is not served, start-up
+without model files; and the UI layer's own pieces (settings file, ZIP unpacking, languages)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+import tiny_models
+from app_process import AppProcess, start_app
+from gradio_client import Client, handle_file
+from photos import PHOTOS
+from PIL import Image
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from webui import options as controls  # noqa: E402
+from webui.files import BatchLimits, collect_inputs  # noqa: E402
+from webui.i18n import EN, ZH, language_of  # noqa: E402
+from webui.settings import Settings, load_settings, save_settings  # noqa: E402
+
+BATCH_PHOTOS = ("portrait_small.jpg", "lowres_portrait.jpg", "lowres_portrait2.jpg")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> AppProcess:
+    folder = tmp_path_factory.mktemp("app")
+    models = folder / "models"
+    tiny_models.make_tiny_models(models)
+    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
+    running = start_app(folder, models)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def client(app) -> Client:
+    return Client(app.url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def empty_app(tmp_path_factory) -> AppProcess:
+    folder = tmp_path_factory.mktemp("empty_app")
+    models = folder / "models"
+    models.mkdir()
+    running = start_app(folder, models)
+    yield running
+    running.stop()
+
+
+def corrupt_file(folder: Path) -> Path:
+    path = folder / "broken.jpg"
+    path.write_bytes((PHOTOS / "portrait_small.jpg").read_bytes()[:3000])
+    return path
+
+
+# ---- the API -------------------------------------------------------------------------------------
+
+def test_enhance_endpoint_returns_the_full_size_result_and_its_info(client):
+    result, info = client.predict(handle_file(str(PHOTOS / "portrait_small.jpg")), api_name="/enhance")
+    with Image.open(result) as image:
+        assert image.size == Image.open(PHOTOS / "portrait_small.jpg").size
+        assert image.format == "PNG"
+    assert info["faces"] > 0
+    assert info["device"] == "cpu" and info["model"] == "GPEN-BFR-512"
+    assert info["seconds"] > 0 and info["notice"] is None
+
+
+def test_enhance_endpoint_takes_strength_mode_and_adjustments(client):
+    _, info = client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), strength=50, mode="strong",
+                             faces="largest", adjustments={"contrast": -20}, api_name="/enhance")
+    assert info["options"]["strength"] == 0.5 and info["options"]["faces"] == "largest"
+    assert info["faces"] == 1
+    if controls.has_modes():
+        assert info["options"]["contrast"] == -20
+        assert info["options"]["denoise"] == controls.mode_values("strong")["denoise"]
+
+
+def test_photo_without_faces_comes_back_with_a_notice(client):
+    result, info = client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), min_face_px=5000,
+                                  api_name="/enhance")
+    assert info["faces"] == 0
+    assert "No face" in info["notice"]
+    assert Image.open(result).size == Image.open(PHOTOS / "lowres_portrait2.jpg").size
+
+
+def test_bad_input_is_a_clear_error(client, tmp_path):
+    with pytest.raises(Exception, match="cannot be used") as raised:
+        client.predict(handle_file(str(corrupt_file(tmp_path))), api_name="/enhance")
+    assert "Traceback" not in str(raised.value)
+    with pytest.raises(Exception, match="strength must be between 0 and 100"):
+        client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), strength=150, api_name="/enhance")
+
+
+def test_enhance_batch_endpoint_reports_every_file_and_keeps_going(app, client, tmp_path):
+    files = [handle_file(str(PHOTOS / name)) for name in BATCH_PHOTOS] + [handle_file(str(corrupt_file(tmp_path)))]
+    results, report = client.predict(files, api_name="/enhance_batch")
+    assert [row["input"] for row in report] == [*BATCH_PHOTOS, "broken.jpg"]
+    assert [row["status"] for row in report] == ["ok", "ok", "ok", "failed"]
+    assert all(row["faces"] > 0 for row in report[:3])
+    assert "broken.jpg" in report[3]["error"] and "/gradio" not in report[3]["error"]
+    assert sorted(Path(path).name for path in results) == sorted(Path(name).stem + ".png" for name in BATCH_PHOTOS)
+    # the results also stay in a folder of their own under the outputs folder, under their own names
+    [folder] = [path for path in app.outputs.iterdir() if path.name.startswith("batch-")]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [Path(name).stem + ".png" for name in BATCH_PHOTOS] + ["report.json"])
+
+
+def test_enhance_batch_unpacks_a_zip_safely(client, tmp_path):
+    archive = tmp_path / "family.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.write(PHOTOS / "lowres_portrait.jpg", "1970s/grandma.jpg")
+        writer.write(PHOTOS / "lowres_portrait2.jpg", "1980s/grandma.jpg")
+        writer.writestr("../../escape.jpg", b"not really")
+        writer.writestr("notes.txt", "a text file")
+        writer.writestr("__MACOSX/1970s/._grandma.jpg", b"resource fork")
+    results, report = client.predict([handle_file(str(archive))], api_name="/enhance_batch")
+    by_input = {row["input"]: row for row in report}
+    assert by_input["family.zip/1970s/grandma.jpg"]["status"] == "ok"
+    assert by_input["family.zip/1980s/grandma.jpg"]["status"] == "ok"
+    assert by_input["family.zip/../../escape.jpg"]["error"] == "unsafe path inside the ZIP"
+    assert by_input["family.zip/notes.txt"]["status"] == "skipped"
+    assert len(report) == 4
+    assert sorted(Path(path).name for path in results) == ["grandma.png", "grandma_2.png"]
+    assert not (tmp_path.parent / "escape.jpg").exists()
+
+
+# ---- what the server offers and refuses ------------------------------------------------------------
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
+
+
+def upload(app: AppProcess, path: Path) -> str:
+    boundary = "gpen-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{path.name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + path.read_bytes() + \
+        f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(app.url + "gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())[0]
+
+
+def test_model_files_results_and_settings_are_not_served(app, client):
+    client.predict([handle_file(str(PHOTOS / "lowres_portrait2.jpg"))], api_name="/enhance_batch")
+    uploaded = upload(app, PHOTOS / "lowres_portrait2.jpg")
+    assert get(f"{app.url}gradio_api/file={uploaded}") == (200, (PHOTOS / "lowres_portrait2.jpg").read_bytes())
+    secret_files = [app.models / "GPEN-BFR-512.pth", app.settings_file if app.settings_file.exists() else None,
+                    *app.outputs.rglob("*.png")]
+    for path in filter(None, secret_files):
+        for url in (f"{app.url}gradio_api/file={path}", f"{app.url}file={path}"):
+            status, body = get(url)
+            assert status in (403, 404), (url, status)
+
+
+def test_only_the_two_api_endpoints_are_public(app):
+    info = json.loads(get(app.url + "gradio_api/info")[1])
+    assert sorted(info["named_endpoints"]) == ["/enhance", "/enhance_batch"]
+    config = json.loads(get(app.url + "config")[1])
+    assert config["analytics_enabled"] is False
+    assert config["max_file_size"] == 500 * 1024 ** 2
+
+
+def test_all_gpu_work_shares_one_queue_of_one(tmp_path):
+    from webui.engine_holder import EngineHolder
+    from webui.files import RequestFolders
+    from webui.handlers import Handlers
+    from webui.layout import GPU_QUEUE, build_ui
+
+    demo = build_ui(Handlers(EngineHolder(Settings()), RequestFolders(tmp_path / "requests"), tmp_path / "s.json"))
+    by_name = {fn.api_name: fn for fn in demo.fns.values()}
+    for name in ("enhance", "enhance_batch", "page_enhance", "page_enhance_batch", "page_apply", "page_reload"):
+        assert (by_name[name].concurrency_id, by_name[name].concurrency_limit) == (GPU_QUEUE, 1), name
+    others = [fn.api_name for fn in demo.fns.values() if fn.concurrency_id == GPU_QUEUE]
+    assert sorted(others) == sorted(["enhance", "enhance_batch", "page_enhance", "page_enhance_batch", "page_apply",
+                                     "page_reload"])
+
+
+def test_the_app_listens_on_localhost_only(app):
+    port = f"{app.port:04X}"
+    listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                 if line.split()[1].endswith(":" + port) and line.split()[3] == "0A"]
+    assert listening == [f"0100007F:{port}"]
+
+
+def test_without_model_files_the_app_starts_and_enhance_explains(empty_app):
+    client = Client(empty_app.url, verbose=False)
+    with pytest.raises(Exception) as raised:
+        client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), api_name="/enhance")
+    message = str(raised.value)
+    assert "GPEN-BFR-512.pth" in message and "Settings" in message and str(empty_app.models) in message
+    assert "Traceback" not in message
+    assert "no model loaded yet" in empty_app.log()
+
+
+# ---- the UI layer's own pieces ------------------------------------------------------------------------
+
+def test_settings_survive_a_round_trip_and_bad_values_fall_back(tmp_path):
+    path = tmp_path / "settings.json"
+    assert load_settings(path) == Settings()
+    chosen = Settings(device="cpu", batch_size=16, model="GPEN-BFR-256", output_format="webp", quality=80)
+    save_settings(chosen, path)
+    assert load_settings(path) == chosen
+    path.write_text(json.dumps({"batch_size": 999, "model": "GPEN-BFR-256", "colour": "red"}))
+    assert load_settings(path) == Settings(model="GPEN-BFR-256")
+    path.write_text("{not json")
+    assert load_settings(path) == Settings()
+
+
+@pytest.mark.parametrize("header, language", [
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("zh-TW", "zh-CN"), ("en-US,en;q=0.9", "en"),
+    ("fr-FR,zh;q=0.5", "zh-CN"), ("en;q=0.4,zh;q=0.6", "zh-CN"), ("", "en"), (None, "en"),
+])
+def test_language_follows_the_browser(header, language):
+    assert language_of(header) == language
+
+
+def test_status_names_the_gpu_and_its_memory(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from webui import status
+    from webui.engine_holder import EngineState
+
+    monkeypatch.setattr(status, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: SimpleNamespace(name="NVIDIA Test GPU"))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (6 * 2**30, 8 * 2**30))
+    state = EngineState(Settings(), True, "GPEN-BFR-512", "cuda", "bf16", 4)
+    text = status.render_status(state, "en", Path("models"), Path("settings.json"), Path("outputs"))
+    assert "NVIDIA Test GPU, 8.0 GB (6.0 GB free)" in text
+    assert "GPEN-BFR-512 on cuda (bf16), batch size 4" in text
+
+
+def test_every_string_has_a_chinese_translation():
+    assert set(EN) == set(ZH)
+
+
+def zip_with(path: Path, members: dict[str, bytes], links: tuple[str, ...] = ()) -> Path:
+    with zipfile.ZipFile(path, "w") as writer:
+        for name, data in members.items():
+            writer.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            writer.writestr(info, "/etc/passwd")
+    return path
+
+
+def test_zip_unpacking_is_contained_and_limited(tmp_path):
+    photo = (PHOTOS / "lowres_portrait2.jpg").read_bytes()
+    archive = zip_with(tmp_path / "in.zip", {"a.jpg": photo, "/abs.jpg": photo, "dir/../../up.jpg": photo,
+                                             "C:/win.jpg": photo, "b.png": b"x" * 10, "c.jpg": photo,
+                                             ".hidden.jpg": photo, "doc.pdf": b"%PDF"}, links=("link.jpg",))
+    work = tmp_path / "work"
+    inputs, rows = collect_inputs([archive], work, BatchLimits(max_files=2, max_unpacked_bytes=10 ** 7))
+    assert [item.name for item in inputs] == ["in.zip/a.jpg", "in.zip/b.png"]
+    reasons = {row.input: row.error for row in rows}
+    assert reasons["in.zip//abs.jpg"] == reasons["in.zip/dir/../../up.jpg"] == "unsafe path inside the ZIP"
+    assert reasons["in.zip/C:/win.jpg"] == "unsafe path inside the ZIP"
+    assert reasons["in.zip/link.jpg"] == "a link, not a file"
+    assert reasons["in.zip/c.jpg"] == "too many files in this batch"
+    assert reasons["in.zip/doc.pdf"] == "not an image file"
+    assert all(path.is_relative_to(work) for path in work.rglob("*"))
+    assert not any(path.is_symlink() for path in work.rglob("*"))
+
+
+def test_zip_unpacking_stops_at_the_size_limit_whatever_the_zip_declares(tmp_path):
+    archive = zip_with(tmp_path / "big.zip", {"one.jpg": b"\0" * 600_000, "two.jpg": b"\0" * 600_000})
+    inputs, rows = collect_inputs([archive], tmp_path / "work", BatchLimits(max_unpacked_bytes=1_000_000))
+    assert [item.name for item in inputs] == ["big.zip/one.jpg"]
+    assert rows[0].input == "big.zip/two.jpg" and "more than" in rows[0].error
+
+
+def test_controls_become_engine_options():
+    options = controls.build_options(40, None, "center", 32, False)
+    assert (options.strength, options.faces, options.min_face_px, options.aligned) == (0.4, "center", 32.0, False)
+    with pytest.raises(ValueError):
+        controls.build_options(101, None, None, None, None)
+    with pytest.raises(ValueError, match="unknown adjustment"):
+        controls.build_options(50, None, None, None, None, {"glow": 3})
+    for adjustment in controls.available_adjustments():
+        preset = controls.mode_values(controls.mode_names()[-1])
+        options = controls.build_options(50, controls.mode_names()[-1], None, None, None)
+        assert getattr(options, adjustment.name) == preset.get(adjustment.name, getattr(options, adjustment.name))
+
+
+# ---- the handlers and the shared engine, in this process -----------------------------------------------
+
+@pytest.fixture
+def handlers(app, tmp_path, monkeypatch):
+    from webui.engine_holder import EngineHolder
+    from webui.files import RequestFolders
+    from webui.handlers import Handlers
+
+    monkeypatch.setenv("GPEN_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    holder = EngineHolder(Settings(batch_size=2), models_folder=app.models)
+    return Handlers(holder, RequestFolders(tmp_path / "requests"), tmp_path / "settings.json",
+                    models_folder=app.models)
+
+
+def test_batch_progress_advances_per_photo_with_its_name(handlers, tmp_path):
+    calls = []
+    uploads = [PHOTOS / name for name in BATCH_PHOTOS] + [corrupt_file(tmp_path)]
+    outcome = handlers.restore_batch(uploads, controls.build_options(100, None, None, None, None), "en",
+                                     lambda progress, desc=None, unit=None: calls.append((progress, desc)))
+    per_photo = [(progress, desc) for progress, desc in calls if isinstance(progress, tuple) and progress[0] > 0]
+    assert [progress for progress, _ in per_photo] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert sorted(desc for _, desc in per_photo) == sorted([*BATCH_PHOTOS, "broken.jpg"])
+    assert [row.status for row in outcome.rows] == ["ok", "ok", "ok", "failed"]
+
+
+class FakeEngine:
+    """Stands in for ``gpen.Engine`` where only the swapping is tested."""
+
+    def __init__(self, settings: Settings):
+        from types import SimpleNamespace
+
+        self.settings = settings
+        self.model_name = settings.model
+        self.config = SimpleNamespace(batch_size=settings.batch_size)
+        self.plan = SimpleNamespace(device=SimpleNamespace(type="cpu"), precision="fp32", note="")
+
+
+def test_new_settings_build_first_and_swap_only_when_no_job_runs():
+    import threading
+
+    from webui.engine_holder import EngineHolder
+
+    built: list[Settings] = []
+    holder = EngineHolder(Settings(), factory=lambda settings: built.append(settings) or FakeEngine(settings))
+    job_running, job_may_finish = threading.Event(), threading.Event()
+    seen: list[Settings] = []
+
+    def job():
+        with holder.use() as engine:
+            job_running.set()
+            job_may_finish.wait(10)
+            seen.append(engine.settings)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    job_running.wait(10)
+    wanted = Settings(batch_size=8)
+    swapper = threading.Thread(target=holder.apply, args=(wanted,))
+    swapper.start()
+    for _ in range(100):          # the new engine is built while the job still runs...
+        if len(built) == 2:
+            break
+        threading.Event().wait(0.02)
+    assert built == [Settings(), wanted]
+    assert holder.settings == Settings()        # ...but not swapped in under it
+    job_may_finish.set()
+    worker.join(10)
+    swapper.join(10)
+    assert seen == [Settings()]
+    assert holder.settings == wanted
+    with holder.use() as engine:
+        assert engine.settings == wanted
+
+
+def test_a_failed_build_keeps_the_running_engine(tmp_path):
+    from gpen.errors import ModelFileError
+    from webui.engine_holder import EngineHolder
+
+    def factory(settings):
+        if settings.model == "GPEN-BFR-1024":
+            raise ModelFileError("model file GPEN-BFR-1024.pth is not in the folder")
+        return FakeEngine(settings)
+
+    holder = EngineHolder(Settings(), factory=factory)
+    assert holder.load().loaded
+    with pytest.raises(ModelFileError):
+        holder.apply(Settings(model="GPEN-BFR-1024"))
+    assert holder.settings == Settings() and holder.state().loaded
+
+
+def test_download_button_fetches_what_the_model_needs_then_loads_it(app, handlers, tmp_path, monkeypatch):
+    from gpen import registry
+    from webui import handlers as handlers_module
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    handlers.models_folder = handlers.holder.models_folder = folder
+    fetched = []
+
+    def fake_download(name, folder, download, progress):   # copies the test models instead
+        path = folder / registry.get_spec(name).file_name
+        progress(0, 100)
+        shutil.copy(app.models / path.name, path)
+        progress(100, 100)
+        fetched.append(name)
+        return path
+
+    monkeypatch.setattr(handlers_module, "resolve_model_file", fake_download)
+    assert not handlers.holder.load().loaded
+    progress_calls = []
+    handlers.download_models(None, lambda *args, **kwargs: progress_calls.append(args), "GPEN-BFR-512")
+    assert fetched == ["GPEN-BFR-512", "retinaface-r50", "parsenet"]
+    assert len(progress_calls) == 6 and handlers.holder.state().loaded

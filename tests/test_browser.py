@@ -1,0 +1,225 @@
+"""The web app in a real browser (Debian's Chromium driven by Playwright): what a person sees and does.
+
+Screenshots of the tabs go to a temporary folder; with ``UPDATE_SCREENSHOTS=1`` they replace the ones
+in ``docs/screenshots`` that the README shows.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+import tiny_models
+from app_process import REPO, AppProcess, start_app
+from photos import PHOTOS
+
+from webui import options as controls
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 90_000
+HIDE_TOASTS = ".toast-wrap { display: none !important; }"
+
+expect.set_options(timeout=TIMEOUT_MS)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> AppProcess:
+    folder = tmp_path_factory.mktemp("browser_app")
+    models = folder / "models"
+    tiny_models.make_tiny_models(models)
+    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
+    running = start_app(folder, models)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_app(tmp_path_factory) -> AppProcess:
+    folder = tmp_path_factory.mktemp("browser_empty_app")
+    (folder / "models").mkdir()
+    running = start_app(folder, folder / "models")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        folder = REPO / "docs" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def open_page(browser, url: str, locale: str = "en-US"):
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(url)
+    expect(page.locator("#single-enhance")).to_be_visible()
+    return page
+
+
+def screenshot(page, path: Path) -> None:
+    page.add_style_tag(content=HIDE_TOASTS)
+    page.screenshot(path=str(path), full_page=True)
+
+
+def enhance_one_photo(page, photo: Path) -> None:
+    page.locator("#single-input input[type=file]").set_input_files(str(photo))
+    expect(page.locator("#single-input img").first).to_be_visible()
+    page.locator("#single-enhance").click()
+    expect(page.locator("#single-faces textarea")).not_to_have_value("")
+
+
+def test_single_photo_is_restored_compared_and_downloaded(app, browser, screenshots, tmp_path):
+    page = open_page(browser, app.url)
+    enhance_one_photo(page, PHOTOS / "portrait_small.jpg")
+    assert int(page.locator("#single-faces textarea").input_value()) > 0
+    assert page.locator("#single-device textarea").input_value().startswith("cpu")
+    assert float(page.locator("#single-seconds textarea").input_value()) > 0
+    expect(page.locator("#single-slider img")).to_have_count(2)
+    expect(page.locator("#single-notice")).to_be_hidden()
+    with page.expect_download() as download_info:
+        page.locator("#single-download a[download]").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    assert saved.name == "portrait_small_restored.png"
+    from PIL import Image
+    assert Image.open(saved).size == Image.open(PHOTOS / "portrait_small.jpg").size
+    screenshot(page, screenshots / "single.png")
+    page.context.close()
+
+
+def test_photo_without_faces_is_returned_with_a_visible_notice(app, browser):
+    page = open_page(browser, app.url)
+    page.locator("#single-advanced").click()
+    min_face = page.locator("#single-min-face input[type=number]")
+    min_face.fill("2000")
+    min_face.press("Enter")
+    enhance_one_photo(page, PHOTOS / "lowres_portrait2.jpg")
+    assert page.locator("#single-faces textarea").input_value() == "0"
+    expect(page.locator("#single-notice")).to_contain_text("No face was found")
+    expect(page.locator("#single-slider img")).to_have_count(2)
+    page.context.close()
+
+
+def test_batch_restores_good_photos_and_reports_the_bad_one(app, browser, screenshots, tmp_path):
+    corrupt = tmp_path / "broken.jpg"
+    corrupt.write_bytes((PHOTOS / "portrait_small.jpg").read_bytes()[:3000])
+    names = ["portrait_small.jpg", "lowres_portrait.jpg", "lowres_portrait2.jpg"]
+    page = open_page(browser, app.url)
+    page.get_by_role("tab", name="Batch").click()
+    page.locator("#batch-input input[type=file]").set_input_files([str(PHOTOS / name) for name in names]
+                                                                   + [str(corrupt)])
+    expect(page.locator("#batch-input")).to_contain_text("broken")
+    if controls.has_modes():   # the mode sets the quality controls to its preset
+        page.locator("#batch-advanced").click()
+        page.locator("#batch-mode input").click()
+        page.get_by_role("option", name="Strong").click()
+        for name, value in controls.mode_values("strong").items():
+            control = page.locator(f"#batch-{name.replace('_', '-')} input").first
+            if isinstance(value, bool):
+                expect(control).to_be_checked(checked=value)
+            else:
+                expect(control).to_have_value(f"{value:g}")
+    page.locator("#batch-enhance").click()
+    expect(page.locator("#batch-zip")).to_be_visible()
+    expect(page.locator("#batch-gallery img")).to_have_count(3)
+    rows = page.locator("#batch-table [role=row].virtual-row")
+    expect(rows).to_have_count(4)
+    for index, name in enumerate(names):
+        expect(rows.nth(index)).to_contain_text(name)
+        expect(rows.nth(index)).to_contain_text("restored")
+    expect(rows.nth(3)).to_contain_text("broken.jpg")
+    expect(rows.nth(3)).to_contain_text("failed")
+    expect(rows.nth(3)).to_contain_text("truncated or corrupt")
+    expect(page.locator("#batch-summary")).to_contain_text("3 restored")
+    with page.expect_download() as download_info:
+        page.locator("#batch-zip a[download]").click()
+    archive = tmp_path / "results.zip"
+    download_info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as results:
+        assert sorted(results.namelist()) == sorted([Path(name).stem + ".png" for name in names] + ["report.json"])
+        report = json.loads(results.read("report.json"))
+    assert [row["status"] for row in report] == ["ok", "ok", "ok", "failed"]
+    screenshot(page, screenshots / "batch.png")
+    page.context.close()
+
+
+def test_chinese_browser_gets_chinese_labels(app, browser, screenshots):
+    page = open_page(browser, app.url, locale="zh-CN")
+    for label in ("单张照片", "批量处理", "设置"):
+        expect(page.get_by_role("tab", name=label)).to_be_visible()
+    expect(page.locator("#single-enhance")).to_have_text("修复")
+    expect(page.locator("#intro")).to_contain_text("GPEN 人脸修复")
+    enhance_one_photo(page, PHOTOS / "portrait_small.jpg")
+    screenshot(page, screenshots / "single_zh.png")
+    page.get_by_role("tab", name="设置").click()
+    expect(page.locator("#settings-status")).to_contain_text("已加载")
+    page.context.close()
+
+
+def test_settings_change_the_running_engine_and_are_saved(app, browser, screenshots):
+    page = open_page(browser, app.url)
+    page.get_by_role("tab", name="Settings").click()
+    status = page.locator("#settings-status")
+    expect(status).to_contain_text("GPEN-BFR-512 on cpu (fp32), batch size 4")
+    if "not available" in page.locator("#settings-device").inner_text():
+        assert page.locator("#settings-device label:has(input[value=cuda])").evaluate(
+            "label => getComputedStyle(label).pointerEvents") == "none"
+    batch_size = page.locator("#settings-batch-size input[type=number]")
+    batch_size.fill("8")
+    batch_size.press("Enter")
+    page.locator("#settings-model input").click()
+    page.get_by_role("option", name="GPEN-BFR-256").click()
+    page.locator("#settings-format label:has(input[value=jpg])").click()
+    page.locator("#settings-apply").click()
+    expect(status).to_contain_text("GPEN-BFR-256 on cpu (fp32), batch size 8")
+    saved = json.loads(app.settings_file.read_text())
+    assert (saved["model"], saved["batch_size"], saved["output_format"]) == ("GPEN-BFR-256", 8, "jpg")
+    screenshot(page, screenshots / "settings.png")
+    # a new page shows the settings in force, and photos now come back as JPEG
+    page.goto(app.url)
+    enhance_one_photo(page, PHOTOS / "lowres_portrait2.jpg")
+    expect(page.locator("#single-download a[download]")).to_have_attribute("download", "lowres_portrait2_restored.jpg")
+    expect(page.locator("#single-device textarea")).to_have_value("cpu (fp32), GPEN-BFR-256")
+    page.context.close()
+
+
+def test_without_model_files_the_page_shows_what_is_missing_and_enhance_explains(empty_app, browser):
+    page = open_page(browser, empty_app.url)
+    expect(page.locator("#models-banner")).to_contain_text("not ready")
+    page.locator("#single-input input[type=file]").set_input_files(str(PHOTOS / "lowres_portrait2.jpg"))
+    expect(page.locator("#single-input img").first).to_be_visible()
+    page.locator("#single-enhance").click()
+    expect(page.get_by_text("GPEN-BFR-512.pth is not in")).to_be_visible()
+    expect(page.locator("#single-faces textarea")).to_have_value("")
+    page.get_by_role("tab", name="Settings").click()
+    files = page.locator("#settings-model-files")
+    for name in ("GPEN-BFR-512.pth", "detection_Resnet50_Final.pth", "parsing_parsenet.pth"):
+        expect(files.locator("tr", has_text=name)).to_contain_text("missing")
+    expect(page.locator("#settings-status")).to_contain_text(str(empty_app.models))
+    expect(page.locator("#settings-download")).to_be_visible()
+    page.context.close()
+
+
+def test_screenshots_were_written(screenshots):
+    for name in ("single.png", "batch.png", "settings.png", "single_zh.png"):
+        assert (screenshots / name).stat().st_size > 10_000, name

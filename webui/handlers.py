@@ -1,0 +1,375 @@
+"""What the buttons do. Every function that runs the network holds the shared engine's lock (and
+runs in the one GPU queue, see ``layout``); errors reach the person as ``gr.Error`` / ``gr.Warning``
+text, never as a stack trace.
+
+Functions named ``api_*`` are the public endpoints ``/enhance`` and ``/enhance_batch``; the others
+serve the page. Parameters Gradio fills in (``request``, ``progress``) come first in the page
+handlers so that the quality sliders can follow as ``*adjustments``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import gradio as gr
+import numpy as np
+
+from gpen import Engine, EnhanceOptions, EnhanceResult
+from gpen.batch import FileReport, SaveOptions, process_files, write_report
+from gpen.errors import GpenError, ImageReadError, ModelFileError
+from gpen.images import LoadedImage, load_image, plan_output_paths, save_image
+from gpen.weights import resolve_model_file
+
+from . import options as controls
+from .engine_holder import EngineHolder
+from .files import (
+    THUMBNAIL_SIDE_PX,
+    BatchLimits,
+    RequestFolders,
+    collect_inputs,
+    link_or_copy,
+    new_batch_folder,
+    outputs_root,
+    save_preview,
+    zip_results,
+)
+from .i18n import language_of_request, text
+from .settings import Settings, save_settings
+from .status import missing_models, render_model_files, render_status
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "status_skipped",
+               "failed": "status_failed"}
+
+
+@dataclass(frozen=True)
+class SingleOutcome:
+    """One restored photo: the result file, the previews for the slider, and what happened."""
+
+    result_file: Path
+    before_preview: Path
+    after_preview: Path
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One batch: a row per input (named as the person knows it), the result files and the folder."""
+
+    rows: list[FileReport]
+    results: list[tuple[Path, str]]       # (result file, name shown)
+    folder: Path
+    work: Path
+    seconds: float
+
+
+class Handlers:
+    """The app's state (the shared engine, result folders, settings file) and the event functions."""
+
+    def __init__(self, holder: EngineHolder, folders: RequestFolders, settings_file: Path,
+                 limits: BatchLimits | None = None, models_folder: Path | None = None):
+        self.holder = holder
+        self.folders = folders
+        self.settings_file = settings_file
+        self.limits = limits or BatchLimits()
+        self.models_folder = models_folder
+
+    # ---- shared steps ---------------------------------------------------------------------------
+    def _with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
+        """Run ``work`` on the shared engine under its lock; a missing model becomes a clear message."""
+        try:
+            with self.holder.use() as engine:
+                return work(engine)
+        except ModelFileError as error:
+            raise gr.Error(text("models_missing", language, error=error), print_exception=False) from None
+        except GpenError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
+    def _options(self, language: str, strength: Any, mode: Any, faces: Any, min_face_px: Any, aligned: Any,
+                 adjustments: dict[str, Any] | None) -> EnhanceOptions:
+        try:
+            return controls.build_options(strength, mode, faces, min_face_px, aligned, adjustments)
+        except (ValueError, TypeError) as error:
+            raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
+
+    @staticmethod
+    def _slider_values(values: Sequence[Any]) -> dict[str, Any]:
+        adjustments = controls.available_adjustments()
+        return {adjustment.name: value for adjustment, value in zip(adjustments, values, strict=True)}
+
+    def restore_photo(self, path: str | Path | None, options: EnhanceOptions, language: str) -> SingleOutcome:
+        """Restore one uploaded photo into a new request folder."""
+        if not path:
+            raise gr.Error(text("no_photo", language), print_exception=False)
+        started = time.perf_counter()
+        settings = self.holder.settings
+        try:
+            loaded = load_image(path, max_pixels=settings.max_pixels)
+        except ImageReadError as error:
+            message = str(error).replace(str(path), Path(path).name)
+            raise gr.Error(text("cannot_read", language, error=message), print_exception=False) from None
+
+        def run(engine: Engine) -> tuple[EnhanceResult, dict[str, Any]]:
+            used = {"model": engine.model_name, "device": engine.plan.device.type, "precision": engine.plan.precision}
+            return engine.enhance_one(loaded.rgb, options), used
+
+        result, used = self._with_engine(language, run)
+        if not result.ok:
+            raise gr.Error(text("failed", language, error=result.error), print_exception=False)
+        folder = self.folders.new()
+        [target] = plan_output_paths([Path(path)], folder, settings.output_format, suffix="_restored")
+        try:
+            save_image(target, result.image, _matching_alpha(loaded, result.image), quality=settings.quality)
+            before = save_preview(loaded.rgb, folder / "before.jpg")
+            after = save_preview(result.image, folder / "after.jpg")
+        except GpenError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        no_faces = result.face_count == 0 and not options.aligned
+        info = {
+            "file": target.name, "faces": result.face_count, "width": int(result.image.shape[1]),
+            "height": int(result.image.shape[0]), **used, "seconds": round(time.perf_counter() - started, 3),
+            "stage_seconds": {stage: round(seconds, 3) for stage, seconds in result.seconds.items()},
+            "options": dataclasses.asdict(options),
+            "notice": text("no_faces_notice", language) if no_faces else None,
+        }
+        return SingleOutcome(target, before, after, info)
+
+    def restore_batch(self, uploads: Sequence[str | Path] | None, options: EnhanceOptions, language: str,
+                      progress: gr.Progress | None) -> BatchOutcome:
+        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``."""
+        if not uploads:
+            raise gr.Error(text("no_files", language), print_exception=False)
+        started = time.perf_counter()
+        settings = self.holder.settings
+        work = self.folders.new()
+        uploads = [Path(upload) for upload in uploads]
+        if progress is not None and any(upload.suffix.lower() == ".zip" for upload in uploads):
+            progress(0, desc=text("unpacking", language, name=", ".join(upload.name for upload in uploads
+                                                                        if upload.suffix.lower() == ".zip")))
+        inputs, left_out = collect_inputs(uploads, work / "inputs", self.limits)
+        try:
+            folder = new_batch_folder(outputs_root())
+        except OSError as error:
+            raise gr.Error(f"Cannot create a folder for the results in {outputs_root()}: {error}",
+                           print_exception=False) from None
+        names = {str(item.path): item.name for item in inputs}
+        unit = text("unit_photos", language)
+
+        def advance(done: int, total: int, report: FileReport) -> None:
+            if progress is not None:
+                progress((done, total), desc=names.get(report.input, Path(report.input).name), unit=unit)
+
+        def run(engine: Engine) -> list[FileReport]:
+            if progress is not None:
+                progress((0, len(inputs)), desc=text("loading_model", language), unit=unit)
+            save = SaveOptions(ext=settings.output_format, quality=settings.quality, max_pixels=settings.max_pixels)
+            return process_files(engine, [item.path for item in inputs], folder, options, save, advance)
+
+        reports = self._with_engine(language, run) if inputs else []
+        rows = [_named(report, names.get(report.input, Path(report.input).name)) for report in reports]
+        rows += left_out
+        try:
+            write_report(rows, folder / "report.json")
+        except GpenError as error:
+            log.warning("%s", error)
+        results = [(Path(row.output), row.input) for row in rows if row.output and row.status != "failed"]
+        _remove_tree(work / "inputs")
+        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started)
+
+    # ---- the Single tab -------------------------------------------------------------------------
+    def enhance_single(self, request: gr.Request, image: str | None, strength: float, mode: str, faces: str,
+                       min_face_px: float, aligned: bool, *adjustments: float) -> tuple:
+        """Page: before/after slider, result file, faces, device, seconds and the no-face notice."""
+        language = language_of_request(request)
+        options = self._options(language, strength, mode, faces, min_face_px, aligned,
+                                self._slider_values(adjustments))
+        outcome = self.restore_photo(image, options, language)
+        info = outcome.info
+        notice = info["notice"]
+        if notice:
+            gr.Warning(notice)
+        device = f"{info['device']} ({info['precision']}), {info['model']}"
+        return ((str(outcome.before_preview), str(outcome.after_preview)),
+                gr.update(value=str(outcome.result_file), visible=True), str(info["faces"]), device,
+                f"{info['seconds']:.2f}", gr.update(value=notice or "", visible=bool(notice)))
+
+    def api_enhance(self, image: str, strength: float = controls.DEFAULT_STRENGTH_PERCENT,
+                    mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,
+                    aligned: bool = False, adjustments: dict | None = None,
+                    request: gr.Request = None) -> tuple[str, dict]:
+        """Restore the faces in one photo. Returns the result image (full resolution, in the output
+        format chosen in Settings) and a dict: faces, device, model, seconds, notice."""
+        language = language_of_request(request)
+        options = self._options(language, strength, mode, faces, min_face_px, aligned, _as_dict(adjustments))
+        outcome = self.restore_photo(image, options, language)
+        return str(outcome.result_file), outcome.info
+
+    # ---- the Batch tab --------------------------------------------------------------------------
+    def enhance_batch(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
+                      files: list[str] | None = None, strength: float = 100, mode: str = controls.mode_names()[0],
+                      faces: str = "all", min_face_px: float = 0, aligned: bool = False, *adjustments: float) -> tuple:
+        """Page: gallery of thumbnails, the table, the ZIP of all results and a summary line."""
+        language = language_of_request(request)
+        options = self._options(language, strength, mode, faces, min_face_px, aligned,
+                                self._slider_values(adjustments))
+        outcome = self.restore_batch(files, options, language, progress)
+        gallery = []
+        for number, (path, name) in enumerate(outcome.results):
+            try:
+                thumbnail = load_image(path, max_pixels=self.holder.settings.max_pixels).rgb
+                gallery.append((str(save_preview(thumbnail, outcome.work / "thumbnails" / f"{number:05d}.jpg",
+                                                 THUMBNAIL_SIDE_PX)), name))
+            except GpenError as error:
+                log.warning("no thumbnail for %s: %s", path, error)
+        archive = None
+        if outcome.results:
+            archive = zip_results([path for path, _ in outcome.results], [outcome.folder / "report.json"],
+                                  outcome.work / f"{outcome.folder.name}.zip")
+        failed = [row for row in outcome.rows if row.status == "failed"]
+        if failed:
+            gr.Warning(f"{text('status_failed', language)}: " + ", ".join(Path(row.input).name for row in failed[:5])
+                       + (" …" if len(failed) > 5 else ""))
+        return (gallery, report_table(outcome.rows, language),
+                gr.update(value=str(archive) if archive else None, visible=archive is not None),
+                batch_summary(outcome, language))
+
+    def api_enhance_batch(self, files: list[str], strength: float = controls.DEFAULT_STRENGTH_PERCENT,
+                          mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,
+                          aligned: bool = False, adjustments: dict | None = None, request: gr.Request = None,
+                          progress: gr.Progress = gr.Progress()) -> tuple[list[str], list[dict]]:
+        """Restore the faces in many photos (or the photos in ZIPs). Returns the result files and one
+        report row per input: input, output, status (ok, no_faces, skipped, failed), faces, seconds, error."""
+        language = language_of_request(request)
+        options = self._options(language, strength, mode, faces, min_face_px, aligned, _as_dict(adjustments))
+        outcome = self.restore_batch(files, options, language, progress)
+        handed = [str(link_or_copy(path, outcome.work / "results" / path.name)) for path, _ in outcome.results]
+        report = [dict(dataclasses.asdict(row), output=Path(row.output).name if row.output else None)
+                  for row in outcome.rows]
+        return handed, report
+
+    # ---- the Settings tab -----------------------------------------------------------------------
+    def apply_settings(self, request: gr.Request, device: str, precision: str, batch_size: float, model: str,
+                       output_format: str, quality: float, max_megapixels: float) -> tuple:
+        """Build the engine for the new settings, swap it in, save the settings."""
+        language = language_of_request(request)
+        try:
+            wanted = Settings(device=device, precision=precision, batch_size=int(round(batch_size)),
+                              model=(model or "").strip(), output_format=output_format, quality=int(round(quality)),
+                              max_pixels=int(round(float(max_megapixels) * 1_000_000)))
+        except (ValueError, TypeError) as error:
+            gr.Warning(text("bad_setting", language, error=error))
+            return self.settings_view(language)
+        try:
+            self.holder.apply(wanted)
+            gr.Info(text("settings_applied", language))
+        except (GpenError, ValueError) as error:
+            key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
+            gr.Warning(text(key, language, error=error))
+        save_settings(self.holder.settings, self.settings_file)
+        return self.settings_view(language)
+
+    def reload_model(self, request: gr.Request) -> tuple:
+        """Build the engine again from the current settings (after model files were added by hand)."""
+        language = language_of_request(request)
+        try:
+            self.holder.apply(self.holder.settings, force=True)
+            gr.Info(text("settings_applied", language))
+        except (GpenError, ValueError) as error:
+            gr.Warning(text("settings_kept", language, error=error))
+        return self.settings_view(language)
+
+    def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
+                        model: str | None = None) -> tuple:
+        """Download the files the chosen model needs that are missing, then load the engine if none is."""
+        language = language_of_request(request)
+        missing = missing_models((model or self.holder.settings.model).strip(), self.models_folder)
+        if not missing:
+            gr.Info(text("nothing_to_download", language))
+        for spec in missing:
+            def report(done: int, total: int | None, name: str = spec.file_name) -> None:
+                megabytes = f"{done / 2**20:.0f}" + (f" / {total / 2**20:.0f} MB" if total else " MB")
+                progress(done / total if total else None,
+                         desc=f"{text('downloading', language, name=name)}: {megabytes}")
+            try:
+                resolve_model_file(spec.name, folder=self.models_folder, download=True, progress=report)
+            except ModelFileError as error:
+                gr.Warning(text("download_failed", language, error=error))
+                return self.settings_view(language)
+        if missing:
+            gr.Info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)))
+            if not self.holder.state().loaded:
+                self.holder.load()
+        return self.settings_view(language)
+
+    def settings_view(self, language: str) -> tuple:
+        """The Settings tab's controls, status panel and the missing-models banner, as they are now."""
+        settings = self.holder.settings
+        state = self.holder.state()
+        status = render_status(state, language, self.models_folder, self.settings_file, outputs_root())
+        files = render_model_files(settings.model, language, self.models_folder)
+        banner = gr.update(value=text("models_missing_banner", language), visible=not state.loaded)
+        return (settings.device, settings.precision, settings.batch_size, settings.model, settings.output_format,
+                settings.quality, settings.max_pixels / 1_000_000, status, files, banner)
+
+    def page_load(self, request: gr.Request) -> tuple:
+        """On every page load: the current settings (they may have changed since the page was built) and
+        the batch table's headings in the browser's language."""
+        language = language_of_request(request)
+        return (*self.settings_view(language), report_table([], language))
+
+    @staticmethod
+    def mode_changed(mode: str) -> list:
+        """The quality sliders set to the chosen mode's preset."""
+        values = controls.mode_values(mode) if mode in controls.mode_names() else {}
+        return [gr.update(value=values[adjustment.name]) if adjustment.name in values else gr.update()
+                for adjustment in controls.available_adjustments()]
+
+
+def _named(report: FileReport, name: str) -> FileReport:
+    """The row under the name the person knows, without the server's temporary path in the error."""
+    error = report.error.replace(report.input, name) if report.error else None
+    return dataclasses.replace(report, input=name, error=error)
+
+
+def _matching_alpha(loaded: LoadedImage, image: np.ndarray) -> np.ndarray | None:
+    return loaded.alpha if loaded.alpha is not None and loaded.alpha.shape == image.shape[:2] else None
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """Adjustments from the API: a dict, a JSON string, or nothing."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict):
+        raise gr.Error(f"adjustments must be a JSON object, got {type(value).__name__}", print_exception=False)
+    return value
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def report_table(rows: Sequence[FileReport], language: str) -> dict[str, Any]:
+    """The table's value: one row per input, headings and statuses in ``language``."""
+    headers = [text(key, language) for key in ("column_file", "column_status", "column_faces", "column_seconds",
+                                               "column_error")]
+    data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2), row.error or ""]
+            for row in rows]
+    return {"headers": headers, "data": data}
+
+
+def batch_summary(outcome: BatchOutcome, language: str) -> str:
+    counts = {status: sum(row.status == status for row in outcome.rows) for status in STATUS_KEYS}
+    return text("batch_summary", language, ok=counts["ok"], faces=sum(row.faces for row in outcome.rows),
+                no_faces=counts["no_faces"], skipped=counts["skipped"], failed=counts["failed"],
+                seconds=outcome.seconds, folder=outcome.folder)
+

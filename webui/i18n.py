@@ -1,0 +1,289 @@
+"""English and Simplified Chinese text for the UI, following the browser's language.
+
+Labels of components are ``gr.I18n`` keys, translated by the browser. Text the handlers make at
+run time (status, notices, errors, table headings) is translated here with ``text(key, language)``,
+the language read from the request's ``Accept-Language`` header, which the browser sets from the
+same preference.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+EN: dict[str, str] = {
+    # page
+    "title": "GPEN face restoration",
+    "intro": "## GPEN face restoration\n\nRestore the faces in your photos. Drop a photo in, press **Enhance**, "
+             "drag the slider to compare, and download the full-resolution result.",
+    "tab_single": "Single photo",
+    "tab_batch": "Batch",
+    "tab_settings": "Settings",
+    # controls shared by both tabs
+    "strength": "Strength",
+    "strength_info": "0 keeps the original face, 100 uses the fully restored one",
+    "mode": "Mode",
+    "mode_info": "sets the sliders under Advanced",
+    "mode_natural": "Natural",
+    "mode_strong": "Strong",
+    "mode_detail": "Detail",
+    "advanced": "Advanced",
+    "faces": "Faces to restore",
+    "faces_all": "All faces",
+    "faces_largest": "The largest face",
+    "faces_center": "The face nearest the centre",
+    "min_face": "Smallest face to restore (pixels)",
+    "min_face_info": "smaller faces are left as they are; 0 restores every face",
+    "aligned": "The photo is an aligned face crop (skip face detection)",
+    "adjustments_info": "0 or off changes nothing",
+    "adjust_denoise": "Denoise (whole photo)",
+    "adjust_sharpen": "Sharpen",
+    "adjust_contrast": "Contrast",
+    "adjust_brightness": "Brightness",
+    "adjust_skin_protection": "Keep the original skin tone",
+    "adjust_detail": "Extra facial detail",
+    # single tab
+    "input_photo": "Photo: click, drop or paste",
+    "enhance": "Enhance",
+    "before_after": "Before / after (drag to compare)",
+    "download_result": "Full-resolution result",
+    "faces_found": "Faces found",
+    "device_used": "Device used",
+    "seconds_taken": "Seconds taken",
+    # batch tab
+    "batch_files": "Photos, or one ZIP of photos",
+    "enhance_all": "Enhance all",
+    "gallery": "Results",
+    "report": "One row per photo",
+    "download_zip": "All results (ZIP)",
+    # settings tab
+    "device": "Device",
+    "device_auto": "Auto (GPU when there is one)",
+    "device_cpu": "CPU",
+    "device_cuda": "CUDA (NVIDIA GPU)",
+    "device_cuda_no_build": "CUDA: not available (this PyTorch has no CUDA support)",
+    "device_cuda_no_gpu": "CUDA: not available (no CUDA GPU found)",
+    "precision": "Precision",
+    "precision_info": "auto: bf16 on GPUs that support it, fp32 otherwise",
+    "batch_size": "Batch size (faces per step on the device)",
+    "model": "Model",
+    "model_info": "larger models are slower and need more memory",
+    "output_format": "Output format",
+    "quality": "JPEG / WebP quality",
+    "max_megapixels": "Largest input (megapixels)",
+    "max_megapixels_info": "bigger images are refused before they are decoded",
+    "apply": "Apply settings",
+    "download_models": "Download missing model files",
+    "reload": "Reload model",
+    "status": "Status",
+    # handlers (run time)
+    "no_photo": "Add a photo first (click, drop or paste it into the photo box).",
+    "no_files": "Add some photos (or one ZIP of photos) first.",
+    "no_faces_notice": "No face was found in this photo, so it is returned unchanged. If it does show a face, "
+                       "try a larger photo, or lower “Smallest face to restore” under Advanced.",
+    "cannot_read": "This file cannot be used: {error}",
+    "failed": "Restoring this photo failed: {error}",
+    "models_missing": "The model files are not ready: {error}\n\nOpen the Settings tab and press "
+                      "“Download missing model files”, or put the files there by hand.",
+    "models_missing_banner": "**The model files are not ready yet**, so photos cannot be restored. Open the "
+                             "**Settings** tab: it lists the missing files and where they go, and has a button "
+                             "that downloads them.",
+    "unpacking": "Unpacking {name}",
+    "loading_model": "Loading the model",
+    "unit_photos": "photos",
+    "batch_summary": "{ok} restored ({faces} faces), {no_faces} without faces, {skipped} skipped, {failed} failed "
+                     "in {seconds:.1f} s. Saved in `{folder}`.",
+    "column_file": "File",
+    "column_status": "Status",
+    "column_faces": "Faces",
+    "column_seconds": "Seconds",
+    "column_error": "Error",
+    "status_ok": "restored",
+    "status_no_faces": "no faces",
+    "status_skipped": "skipped",
+    "status_failed": "failed",
+    "settings_applied": "Settings applied.",
+    "settings_kept": "The new settings could not be applied, so the current model keeps running: {error}",
+    "settings_saved_not_loaded": "Settings saved, but the model cannot be loaded yet: {error}",
+    "bad_setting": "That setting is not valid: {error}",
+    "downloading": "Downloading {name}",
+    "downloaded": "Downloaded: {names}.",
+    "nothing_to_download": "Every model file this model needs is already there.",
+    "download_failed": "Downloading failed: {error}",
+    # status panel
+    "status_cuda_yes": "**CUDA:** available: {name}, {total_gb:.1f} GB ({free_gb:.1f} GB free)",
+    "status_cuda_no": "**CUDA:** not available ({reason})",
+    "status_cuda_reason_build": "this PyTorch has no CUDA support",
+    "status_cuda_reason_gpu": "no CUDA GPU found",
+    "status_loaded": "**Loaded:** {model} on {device} ({precision}), batch size {batch_size}",
+    "status_not_loaded": "**Loaded:** nothing yet: {error}",
+    "status_note": "**Note:** {note}",
+    "status_folder": "**Model folder:** `{folder}`",
+    "status_downloads_off": "Downloading is turned off (GPEN_NO_DOWNLOAD); put missing files in the model folder "
+                            "by hand, then press “Reload model”.",
+    "status_files": "Model files",
+    "status_file": "File",
+    "status_needed": "Needed now",
+    "status_present": "present",
+    "status_missing": "missing",
+    "status_yes": "yes",
+    "status_source": "Source",
+    "status_link": "download address",
+    "status_settings_file": "**Settings file:** `{path}`",
+    "status_outputs": "**Batch results folder:** `{path}`",
+}
+
+ZH: dict[str, str] = {
+    "title": "GPEN 人脸修复",
+    "intro": "## GPEN 人脸修复\n\n修复照片中的人脸。拖入照片，点击 **修复**，拖动滑块对比效果，然后下载全分辨率结果。",
+    "tab_single": "单张照片",
+    "tab_batch": "批量处理",
+    "tab_settings": "设置",
+    "strength": "修复强度",
+    "strength_info": "0 保留原始人脸，100 使用完全修复的人脸",
+    "mode": "模式",
+    "mode_info": "会设置“高级选项”中的滑块",
+    "mode_natural": "自然",
+    "mode_strong": "强力",
+    "mode_detail": "细节",
+    "advanced": "高级选项",
+    "faces": "修复哪些人脸",
+    "faces_all": "全部人脸",
+    "faces_largest": "最大的人脸",
+    "faces_center": "最靠近中心的人脸",
+    "min_face": "最小修复人脸（像素）",
+    "min_face_info": "更小的人脸保持不变；0 表示修复所有人脸",
+    "aligned": "照片是已对齐的人脸裁剪图（跳过人脸检测）",
+    "adjustments_info": "0 或关闭表示不做改变",
+    "adjust_denoise": "降噪（整张照片）",
+    "adjust_sharpen": "锐化",
+    "adjust_contrast": "对比度",
+    "adjust_brightness": "亮度",
+    "adjust_skin_protection": "保持原有肤色",
+    "adjust_detail": "增强面部细节",
+    "input_photo": "照片：点击、拖入或粘贴",
+    "enhance": "修复",
+    "before_after": "修复前 / 修复后（拖动对比）",
+    "download_result": "全分辨率结果",
+    "faces_found": "检测到的人脸",
+    "device_used": "使用的设备",
+    "seconds_taken": "耗时（秒）",
+    "batch_files": "多张照片，或一个照片 ZIP 压缩包",
+    "enhance_all": "全部修复",
+    "gallery": "结果",
+    "report": "每张照片一行",
+    "download_zip": "全部结果（ZIP）",
+    "device": "设备",
+    "device_auto": "自动（有显卡时使用显卡）",
+    "device_cpu": "CPU",
+    "device_cuda": "CUDA（NVIDIA 显卡）",
+    "device_cuda_no_build": "CUDA：不可用（此 PyTorch 不支持 CUDA）",
+    "device_cuda_no_gpu": "CUDA：不可用（未找到 CUDA 显卡）",
+    "precision": "计算精度",
+    "precision_info": "auto：显卡支持时用 bf16，否则用 fp32",
+    "batch_size": "批大小（每步在设备上处理的人脸数）",
+    "model": "模型",
+    "model_info": "模型越大越慢，占用内存越多",
+    "output_format": "输出格式",
+    "quality": "JPEG / WebP 质量",
+    "max_megapixels": "最大输入尺寸（百万像素）",
+    "max_megapixels_info": "更大的图片在解码前即被拒绝",
+    "apply": "应用设置",
+    "download_models": "下载缺少的模型文件",
+    "reload": "重新加载模型",
+    "status": "状态",
+    "no_photo": "请先添加照片（点击、拖入或粘贴到照片框中）。",
+    "no_files": "请先添加照片（或一个照片 ZIP 压缩包）。",
+    "no_faces_notice": "这张照片中没有找到人脸，因此原样返回。如果照片中确实有人脸，请尝试更大的照片，"
+                       "或在“高级选项”中调低“最小修复人脸”。",
+    "cannot_read": "无法使用此文件：{error}",
+    "failed": "修复这张照片失败：{error}",
+    "models_missing": "模型文件尚未就绪：{error}\n\n请打开“设置”标签页，点击“下载缺少的模型文件”，或手动放入这些文件。",
+    "models_missing_banner": "**模型文件尚未就绪**，暂时无法修复照片。请打开 **设置** 标签页："
+                             "那里列出了缺少的文件和存放位置，并有下载按钮。",
+    "unpacking": "正在解压 {name}",
+    "loading_model": "正在加载模型",
+    "unit_photos": "张",
+    "batch_summary": "已修复 {ok} 张（{faces} 张人脸），{no_faces} 张没有人脸，跳过 {skipped} 个，失败 {failed} 个，"
+                     "用时 {seconds:.1f} 秒。已保存到 `{folder}`。",
+    "column_file": "文件",
+    "column_status": "状态",
+    "column_faces": "人脸数",
+    "column_seconds": "耗时（秒）",
+    "column_error": "错误",
+    "status_ok": "已修复",
+    "status_no_faces": "没有人脸",
+    "status_skipped": "已跳过",
+    "status_failed": "失败",
+    "settings_applied": "设置已应用。",
+    "settings_kept": "新设置无法应用，当前模型继续运行：{error}",
+    "settings_saved_not_loaded": "设置已保存，但模型暂时无法加载：{error}",
+    "bad_setting": "设置无效：{error}",
+    "downloading": "正在下载 {name}",
+    "downloaded": "已下载：{names}。",
+    "nothing_to_download": "此模型需要的模型文件都已存在。",
+    "download_failed": "下载失败：{error}",
+    "status_cuda_yes": "**CUDA：** 可用：{name}，{total_gb:.1f} GB（空闲 {free_gb:.1f} GB）",
+    "status_cuda_no": "**CUDA：** 不可用（{reason}）",
+    "status_cuda_reason_build": "此 PyTorch 不支持 CUDA",
+    "status_cuda_reason_gpu": "未找到 CUDA 显卡",
+    "status_loaded": "**已加载：** {model}，设备 {device}（{precision}），批大小 {batch_size}",
+    "status_not_loaded": "**已加载：** 尚未加载：{error}",
+    "status_note": "**提示：** {note}",
+    "status_folder": "**模型文件夹：** `{folder}`",
+    "status_downloads_off": "下载已关闭（GPEN_NO_DOWNLOAD）；请手动把缺少的文件放入模型文件夹，"
+                            "然后点击“重新加载模型”。",
+    "status_files": "模型文件",
+    "status_file": "文件",
+    "status_needed": "当前需要",
+    "status_present": "已存在",
+    "status_missing": "缺少",
+    "status_yes": "是",
+    "status_source": "来源",
+    "status_link": "下载地址",
+    "status_settings_file": "**设置文件：** `{path}`",
+    "status_outputs": "**批量结果文件夹：** `{path}`",
+}
+
+LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}
+DEFAULT_LANGUAGE = "en"
+
+
+def gradio_translations() -> dict[str, dict[str, str]]:
+    """The tables for ``gr.I18n``: Simplified Chinese under both ``zh-CN`` and ``zh`` (the browser's
+    ``zh-SG``, ``zh-TW`` and plain ``zh`` fall back to ``zh``)."""
+    return {"en": EN, "zh-CN": ZH, "zh": ZH}
+
+
+def language_of(accept_language: str | None) -> str:
+    """The UI language for an ``Accept-Language`` header: ``zh-CN`` for any Chinese, else English."""
+    preferences: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        weight = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                weight = float(parameters.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        if tag:
+            preferences.append((-weight, position, tag.lower()))
+    for _, _, tag in sorted(preferences):
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return DEFAULT_LANGUAGE
+
+
+def language_of_request(request: Any) -> str:
+    """``language_of`` for a ``gr.Request`` (or None, for calls without one)."""
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return DEFAULT_LANGUAGE
+    return language_of(dict(headers).get("accept-language"))
+
+
+def text(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+    """The string for ``key`` in ``language`` (English where it has none), formatted with ``values``."""
+    table = LANGUAGES.get(language, EN)
+    template = table.get(key, EN[key])
+    return template.format(**values) if values else template

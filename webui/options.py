@@ -1,0 +1,128 @@
+"""The restoration controls (strength, mode, faces, quality controls) and how they become ``EnhanceOptions``.
+
+The quality controls are read from the engine: a slider for each range in
+``gpen.adjustments.CONTROL_RANGES`` and a checkbox for each name in ``gpen.adjustments.SWITCHES``
+that is a field of ``EnhanceOptions``; a mode sets them to ``gpen.adjustments.MODES[mode]``. A new
+control in the engine appears in both tabs, the mode presets and the handlers by itself; it needs
+only its label in ``i18n`` (until then its field name is shown). Without ``gpen.adjustments`` there
+are no quality controls and the mode is hidden.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal, Mapping
+
+from gpen import EnhanceOptions
+from gpen.faces import FACE_CHOICES
+
+DEFAULT_STRENGTH_PERCENT = 100
+MODE_NAMES = ("natural", "strong", "detail")
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One quality control: the ``EnhanceOptions`` field it sets, a slider's range or a switch."""
+
+    name: str
+    kind: Literal["slider", "switch"]
+    minimum: float = 0.0
+    maximum: float = 1.0
+
+    @property
+    def step(self) -> float:
+        return 1.0 if self.maximum - self.minimum >= 20 else 0.01
+
+
+def _adjustments_module() -> ModuleType | None:
+    try:
+        return importlib.import_module("gpen.adjustments")
+    except ImportError:
+        return None
+
+
+def available_adjustments() -> tuple[Adjustment, ...]:
+    """The quality controls this engine offers, in the engine's order (none without ``gpen.adjustments``)."""
+    module = _adjustments_module()
+    if module is None:
+        return ()
+    fields = {field.name for field in dataclasses.fields(EnhanceOptions)}
+    found = [Adjustment(name, "slider", float(low), float(high))
+             for name, (low, high) in getattr(module, "CONTROL_RANGES", {}).items() if name in fields]
+    found += [Adjustment(name, "switch") for name in getattr(module, "SWITCHES", ()) if name in fields]
+    return tuple(found)
+
+
+def mode_names() -> tuple[str, ...]:
+    """The modes offered: the engine's presets when it has them."""
+    module = _adjustments_module()
+    modes = getattr(module, "MODES", None) if module is not None else None
+    return tuple(modes) if modes else MODE_NAMES
+
+
+def has_modes() -> bool:
+    """Whether choosing a mode changes anything (it sets the quality controls)."""
+    return bool(available_adjustments())
+
+
+def mode_values(mode: str) -> dict[str, float | bool]:
+    """The preset values of a mode for the quality controls shown."""
+    module = _adjustments_module()
+    presets = getattr(module, "MODES", {}) if module is not None else {}
+    preset = presets.get(mode, {})
+    values: dict[str, float | bool] = {}
+    for adjustment in available_adjustments():
+        value = preset.get(adjustment.name) if isinstance(preset, Mapping) else getattr(preset, adjustment.name, None)
+        if value is not None:
+            values[adjustment.name] = bool(value) if adjustment.kind == "switch" else float(value)
+    return values
+
+
+def default_value(adjustment: Adjustment) -> float | bool:
+    """A control's starting value: the first mode's preset, else the ``EnhanceOptions`` default."""
+    preset = mode_values(mode_names()[0])
+    if adjustment.name in preset:
+        return preset[adjustment.name]
+    defaults = {field.name: field.default for field in dataclasses.fields(EnhanceOptions)}
+    value = defaults.get(adjustment.name)
+    if adjustment.kind == "switch":
+        return bool(value)
+    return float(value) if isinstance(value, (int, float)) else adjustment.minimum
+
+
+def build_options(strength_percent: float | None, mode: str | None, faces: str | None,
+                  min_face_px: float | None, aligned: bool | None,
+                  adjustments: Mapping[str, Any] | None = None) -> EnhanceOptions:
+    """The ``EnhanceOptions`` for the controls' values (``None`` means the default): the mode's preset
+    with the given adjustments on top. Raises ``ValueError`` for a value out of range."""
+    strength = DEFAULT_STRENGTH_PERCENT if strength_percent is None else float(strength_percent)
+    if not 0 <= strength <= 100:
+        raise ValueError(f"strength must be between 0 and 100, got {strength_percent}")
+    faces = faces or "all"
+    if faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {', '.join(FACE_CHOICES)}, got {faces!r}")
+    values: dict[str, Any] = dict(strength=strength / 100.0, faces=faces, min_face_px=float(min_face_px or 0.0),
+                                  aligned=bool(aligned))
+    known = {adjustment.name: adjustment for adjustment in available_adjustments()}
+    given = {name: value for name, value in (adjustments or {}).items() if value is not None}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"unknown adjustment(s): {', '.join(unknown)}; this engine knows: "
+                         f"{', '.join(known) or 'none'}")
+    overrides = {name: _switch(value) if known[name].kind == "switch" else float(value)
+                 for name, value in given.items()}
+    module = _adjustments_module()
+    if known and module is not None:
+        mode = mode or mode_names()[0]
+        if mode not in mode_names():
+            raise ValueError(f"mode must be one of {', '.join(mode_names())}, got {mode!r}")
+        return module.options_for_mode(mode, **values, **overrides)
+    return EnhanceOptions(**values, **overrides)
+
+
+def _switch(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

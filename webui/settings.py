@@ -1,0 +1,109 @@
+"""What the user chose in the Settings tab, kept across restarts in a small JSON file.
+
+The file is ``settings.json`` next to ``app.py`` unless ``GPEN_SETTINGS_FILE`` names another. A
+missing, unreadable or partly wrong file never stops the app: bad values fall back to the defaults
+(with a warning in the log) and the rest is kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpen import registry
+from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from gpen.engine import MAX_BATCH_SIZE
+from gpen.images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS_FILE_NAME = "settings.json"
+MIN_MAX_PIXELS = 1_000_000          # 1 megapixel: smaller limits would refuse ordinary photos
+MAX_MAX_PIXELS = 1_000_000_000      # 1 gigapixel
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The engine's settings (device, precision, batch size, model) and how results are written."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int = 4
+    model: str = registry.DEFAULT_RESTORER
+    output_format: str = "png"
+    quality: int = 95
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
+        if self.precision not in PRECISION_CHOICES:
+            raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {self.precision!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
+                or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be a whole number from 1 to {MAX_BATCH_SIZE}, got {self.batch_size!r}")
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValueError(f"model must be a model name or a checkpoint path, got {self.model!r}")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {self.output_format!r}")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be a whole number from 1 to 100, got {self.quality!r}")
+        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) \
+                or not MIN_MAX_PIXELS <= self.max_pixels <= MAX_MAX_PIXELS:
+            raise ValueError(f"max_pixels must be from {MIN_MAX_PIXELS} to {MAX_MAX_PIXELS}, got {self.max_pixels!r}")
+
+    def engine_fields(self) -> tuple[str, str, int, str]:
+        """The settings that need a new engine when they change."""
+        return self.device, self.precision, self.batch_size, self.model
+
+
+def settings_path() -> Path:
+    """``$GPEN_SETTINGS_FILE`` if set, else ``settings.json`` next to ``app.py``."""
+    override = os.environ.get("GPEN_SETTINGS_FILE", "").strip()
+    return Path(override).expanduser() if override else REPO / SETTINGS_FILE_NAME
+
+
+def settings_from_dict(values: dict[str, Any], base: Settings | None = None) -> Settings:
+    """``base`` (default: the defaults) with each valid value of ``values`` applied; bad ones are logged."""
+    settings = base or Settings()
+    known = {field.name for field in dataclasses.fields(Settings)}
+    for name, value in values.items():
+        if name not in known:
+            log.warning("settings: ignoring unknown setting %r", name)
+            continue
+        try:
+            settings = dataclasses.replace(settings, **{name: value})
+        except (ValueError, TypeError) as error:
+            log.warning("settings: ignoring %s=%r (%s)", name, value, error)
+    return settings
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The saved settings, or the defaults where the file is missing or a value is bad."""
+    path = Path(path) if path is not None else settings_path()
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("settings: cannot read %s (%s); using the defaults", path, error)
+        return Settings()
+    if not isinstance(values, dict):
+        log.warning("settings: %s does not hold a JSON object; using the defaults", path)
+        return Settings()
+    return settings_from_dict(values)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings as JSON (whole, then renamed into place) and return the path."""
+    path = Path(path) if path is not None else settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
