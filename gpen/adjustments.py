@@ -3,7 +3,7 @@
 Pure functions on HxWx3 uint8 RGB arrays (numpy and OpenCV, no torch). Every control at 0 / off
 returns its input itself, untouched, so "0 changes nothing" holds bit for bit.
 
-Where each acts (``Engine._finish`` calls them in this order):
+Where each acts (``Engine.finish`` calls them in this order):
 
 - face region, on each restored crop before it is pasted through its soft mask:
   ``protect_skin_tone`` then ``enhance_detail``;

@@ -104,8 +104,9 @@ class EnhanceResult:
 
 
 @dataclass
-class _Job:
-    """Working state of one photo during one call (local to that call, never stored on the engine)."""
+class PhotoJob:
+    """One photo on its way through the pipeline: made by ``Engine.prepare``, filled by
+    ``Engine.restore``, consumed by ``Engine.finish``. Belongs to one call; the engine never keeps it."""
 
     image: np.ndarray
     faces: list[Face] = field(default_factory=list)
@@ -153,16 +154,27 @@ class Engine:
         result; the others are unaffected.
         """
         options = options or EnhanceOptions()
-        jobs = [_Job(np.ascontiguousarray(image)) for image in images]
-        for job in jobs:
-            self._prepare(job, options)
-        self._restore_all([job for job in jobs if job.error is None])
-        return [self._finish(job, options) for job in jobs]
+        jobs = self.prepare(images, options)
+        self.restore(jobs)
+        return [self.finish(job, options) for job in jobs]
 
     def enhance_one(self, image: np.ndarray, options: EnhanceOptions | None = None) -> EnhanceResult:
         return self.enhance([image], options)[0]
 
-    def _prepare(self, job: _Job, options: EnhanceOptions) -> None:
+    # The three stages of ``enhance``, public so that a batch run can overlap them across photos:
+    # prepare (detect, align) → restore (the network, batched across photos) → finish (mask, paste).
+    def prepare(self, images: Sequence[np.ndarray], options: EnhanceOptions) -> list[PhotoJob]:
+        """Stage 1: detect, choose and align the faces of each photo."""
+        jobs = [PhotoJob(np.ascontiguousarray(image)) for image in images]
+        for job in jobs:
+            self._prepare(job, options)
+        return jobs
+
+    def restore(self, jobs: Sequence[PhotoJob]) -> None:
+        """Stage 2: run the network on the faces of all these photos together, in batches."""
+        self._restore_all([job for job in jobs if job.error is None])
+
+    def _prepare(self, job: PhotoJob, options: EnhanceOptions) -> None:
         """Detect, choose and align the faces of one photo (or take the whole photo when aligned)."""
         started = time.perf_counter()
         try:
@@ -185,7 +197,7 @@ class Engine:
             job.error = f"face detection failed: {error}"
         job.seconds["detect"] = time.perf_counter() - started
 
-    def _restore_all(self, jobs: list[_Job]) -> None:
+    def _restore_all(self, jobs: list[PhotoJob]) -> None:
         """Run the network on the crops of all photos together, ``batch_size`` at a time."""
         started = time.perf_counter()
         owners = [(job, index) for job in jobs for index in range(len(job.crops))]
@@ -220,7 +232,10 @@ class Engine:
 
     def restore_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """The network on aligned RGB uint8 crops (N x size x size x 3) → restored crops, same shape."""
-        batch = torch.from_numpy(np.stack(crops)).to(self.plan.device, non_blocking=True)
+        batch = torch.from_numpy(np.stack(crops))
+        if self.plan.device.type == "cuda":   # page-locked memory lets the copy run asynchronously
+            batch = batch.pin_memory()
+        batch = batch.to(self.plan.device, non_blocking=True)
         batch = batch.permute(0, 3, 1, 2).float() / 127.5 - 1.0
         with inference_context(self.plan):
             output = self.restorer(batch)
@@ -232,8 +247,8 @@ class Engine:
         output = ((output.float() * 0.5 + 0.5).clamp_(0, 1) * 255).to(torch.uint8)  # truncates, as official
         return output.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
-    def _finish(self, job: _Job, options: EnhanceOptions) -> EnhanceResult:
-        """Adjust, mask and paste the restored faces (or blend the restored aligned crop), then
+    def finish(self, job: PhotoJob, options: EnhanceOptions) -> EnhanceResult:
+        """Stage 3: adjust, mask and paste the restored faces (or blend the restored aligned crop), then
         apply the whole-photo controls (``gpen.adjustments``)."""
         if job.error is not None:
             return EnhanceResult(None, tuple(job.faces), job.seconds, job.error)
