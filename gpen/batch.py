@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import glob
 import json
+import logging
 import os
+import secrets
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -20,10 +22,12 @@ from typing import Callable, Literal, Sequence
 import cv2
 import numpy as np
 
-from .engine import Engine, EnhanceOptions
-from .errors import GpenError, ImageWriteError
+from .engine import Engine, EnhanceOptions, EnhanceResult
+from .errors import GpenError, ImageReadError, ImageWriteError
 from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, LoadedImage, load_image, plan_output_paths,
                      remove_stale_temporaries, save_image)
+
+log = logging.getLogger(__name__)
 
 FileStatus = Literal["ok", "no_faces", "skipped", "failed"]
 
@@ -131,7 +135,7 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
                 if isinstance(image, Exception):
                     record(index, FileReport(str(inputs[index]), None, "failed", seconds=seconds, error=str(image)))
             started = time.perf_counter()
-            results = engine.enhance([image.rgb for _, image, _ in good], options)
+            results = _enhance_each(engine, [image.rgb for _, image, _ in good], options)
             share = (time.perf_counter() - started) / max(1, len(good))
             for (index, image, seconds), result in zip(good, results):
                 row = FileReport(str(inputs[index]), str(outputs[index]),
@@ -158,7 +162,29 @@ def _timed_load(path: Path, max_pixels: int) -> tuple[LoadedImage | Exception, f
         image: LoadedImage | Exception = load_image(path, max_pixels=max_pixels)
     except GpenError as error:
         image = error
+    except Exception as error:  # noqa: BLE001  (MemoryError on a huge photo, a decoder bug): this file fails alone
+        log.exception("reading %s failed", path)
+        image = ImageReadError(f"Cannot read {path}: {type(error).__name__}: {error}")
     return image, time.perf_counter() - started
+
+
+def _enhance_each(engine: Engine, images: list[np.ndarray], options: EnhanceOptions) -> list[EnhanceResult]:
+    """``engine.enhance``, where an exception fails only the photo that raised it.
+
+    The engine reports a photo's ordinary failures in its result; anything it raises instead (a
+    device error, memory exhausted outside the network) would otherwise end the whole run. The
+    photos are then retried one at a time, and a photo that raises alone gets an error result,
+    never its unrestored image.
+    """
+    try:
+        return engine.enhance(images, options)
+    except Exception as error:  # noqa: BLE001  one photo's failure must not end the batch
+        if len(images) > 1:
+            log.warning("restoring %d photos together failed (%s: %s); trying them one at a time",
+                        len(images), type(error).__name__, error)
+            return [_enhance_each(engine, [image], options)[0] for image in images]
+        log.exception("restoring a photo failed")
+        return [EnhanceResult(None, error=f"restoration failed: {type(error).__name__}: {error}")]
 
 
 def _timed_save(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> float:
@@ -179,6 +205,11 @@ def _collect_writes(writes: list[tuple[int, Future, FileReport]], record: Callab
             if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
                 stop = "the disk is full"
             continue
+        except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; this is a last resort)
+            log.exception("writing %s failed", row.output)
+            record(index, FileReport(row.input, None, "failed", row.faces, row.seconds,
+                                     f"Cannot write {row.output}: {type(error).__name__}: {error}"))
+            continue
         record(index, FileReport(row.input, row.output, row.status, row.faces, row.seconds + seconds))
     writes.clear()
     return stop
@@ -192,10 +223,21 @@ def _fit_alpha(alpha: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray |
 
 
 def write_report(reports: Sequence[FileReport], path: Path) -> None:
-    """The per-file report as JSON (written whole, then renamed into place)."""
+    """The per-file report as JSON (written whole, then renamed into place).
+
+    A file name that is not valid UTF-8 (undecodable bytes, kept by Python as lone surrogates) is
+    written as a JSON ``\\udcXX`` escape, which ``json.load`` reads back as the same ``str``.
+    Raises ``ImageWriteError`` when the report cannot be written; nothing partial is left.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    text = json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False) + "\n"
+    data = text.encode("utf-8", errors="backslashreplace")
+    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ImageWriteError(f"Cannot write the report {path}: {error.strerror or error}. "
+                              "Free some space, check permissions or pick another file.") from error

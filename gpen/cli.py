@@ -128,7 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         bar.close()
     if args.report:
-        write_report(reports, args.report)
+        try:
+            write_report(reports, args.report)
+        except GpenError as error:
+            print(f"error: the report could not be written: {error}", file=sys.stderr)
+            _print_summary(reports, engine)
+            return 1
     _print_summary(reports, engine)
     return 0 if all(report.succeeded for report in reports) else 1
 

@@ -6,6 +6,7 @@ leaves a half-written model file that would later fail to load.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import http.client
 import logging
@@ -45,6 +46,8 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
     except OSError as error:
         failures.append(("(none tried)", f"cannot create the folder: {error}"))
         url_list = []
+    for stale in destination.parent.glob(f".{glob.escape(destination.name)}.part-*"):
+        stale.unlink(missing_ok=True)   # left by a download that was killed; never loaded
     for url in url_list:
         logger.info("downloading %s from %s", destination.name, url)
         try:

@@ -229,6 +229,10 @@ class Engine:
             half = len(crops) // 2
             log.warning("out of memory at batch %d; retrying as %d + %d", len(crops), half, len(crops) - half)
             return self._restore_batch(crops[:half]) + self._restore_batch(crops[half:])
+        except RuntimeError as error:   # a device-side fault: these faces fail, the engine keeps serving
+            advice = " The GPU is in an error state: restart the program." if "CUDA error" in str(error) else ""
+            log.error("the network failed on %s: %s", self.plan.device, error)
+            return [RestorationError(f"the network failed on {self.plan.device}: {error}.{advice}")] * len(crops)
 
     def restore_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """The network on aligned RGB uint8 crops (N x size x size x 3) → restored crops, same shape."""

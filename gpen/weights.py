@@ -32,6 +32,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ModelFileError(f"model file {path} does not exist (or is not a file).")
     if path.stat().st_size == 0:
         raise ModelFileError(f"model file {path} is empty (0 bytes), probably from a failed download. {advice}")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):   # a zip archive or a legacy pickle
+        raise ModelFileError(f"model file {path} is not a PyTorch checkpoint (it starts with {head!r}; "
+                             f"perhaps an error page saved by a failed download). {advice}")
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
