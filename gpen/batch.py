@@ -1,8 +1,8 @@
 """Files in, files out: the batch run shared by the command line and the web UI.
 
 Photos are read, restored a few at a time (their faces batched together on the device) and written
-under their own names. Reading the next photos and writing finished ones run on worker threads
-while the network works. A bad file becomes a failed row, never the end of the run; a full disk
+under their own names. Reading and detecting the next photos, and pasting and writing finished
+ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of the run; a full disk
 stops the run cleanly with every finished result intact.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Callable, Literal, Sequence
 import cv2
 import numpy as np
 
-from .engine import Engine, EnhanceOptions, EnhanceResult
+from .engine import Engine, EnhanceOptions, EnhanceResult, PhotoJob
 from .errors import GpenError, ImageReadError, ImageWriteError
 from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, LoadedImage, load_image, plan_output_paths,
                      remove_stale_temporaries, save_image)
@@ -114,39 +114,57 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
         else:
             pending.append(index)
 
-    chunk_size = engine.config.batch_size
-    chunks = [pending[start:start + chunk_size] for start in range(0, len(pending), chunk_size)]
+    chunks = [pending[start:start + engine.config.batch_size]
+              for start in range(0, len(pending), engine.config.batch_size)]
     stopped: str | None = None
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gpen-io") as workers:
-        def read(chunk: list[int]) -> list[tuple[LoadedImage | Exception, float]]:
-            return [_timed_load(inputs[index], save.max_pixels) for index in chunk]
+    # Three stages overlap: a worker reads and detects the next chunk while this thread runs the
+    # network on the current one, and two workers paste, adjust, encode and write finished photos.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="gpen-finish") as finishers:
+        def prepare(chunk: list[int]) -> list[tuple[int, LoadedImage | Exception, float, PhotoJob | None]]:
+            loaded = [(index, *_timed_load(inputs[index], save.max_pixels)) for index in chunk]
+            images = [image for _, image, _ in loaded if isinstance(image, LoadedImage)]
+            jobs = iter(_prepare_each(engine, [image.rgb for image in images], options))
+            return [(index, image, seconds, next(jobs) if isinstance(image, LoadedImage) else None)
+                    for index, image, seconds in loaded]
 
-        upcoming = workers.submit(read, chunks[0]) if chunks else None
-        writes: list[tuple[int, Future, FileReport]] = []
-        for number, chunk in enumerate(chunks):
-            loaded = upcoming.result()
-            upcoming = workers.submit(read, chunks[number + 1]) if number + 1 < len(chunks) else None
-            stopped = stopped or _collect_writes(writes, record)
-            if stopped:
-                break
-            good = [(index, image, seconds) for index, (image, seconds) in zip(chunk, loaded)
-                    if isinstance(image, LoadedImage)]
-            for index, (image, seconds) in zip(chunk, loaded):
+        def finish(index: int, image: LoadedImage, seconds: float, job: PhotoJob) -> tuple[FileReport, bool]:
+            """Paste and write one photo; returns its report and whether the disk is full. Never raises."""
+            source = str(inputs[index])
+            result = _finish_one(engine, job, options)
+            spent = seconds + sum(result.seconds.values())
+            if not result.ok:
+                return FileReport(source, None, "failed", result.face_count, spent, result.error), False
+            try:
+                spent += _timed_save(outputs[index], result.image,
+                                     _fit_alpha(image.alpha, result.image.shape[:2]), save.quality)
+            except ImageWriteError as error:
+                cause = error.__cause__
+                full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+                return FileReport(source, None, "failed", result.face_count, spent, str(error)), full
+            except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; a last resort)
+                log.exception("writing %s failed", outputs[index])
+                return FileReport(source, None, "failed", result.face_count, spent,
+                                  f"Cannot write {outputs[index]}: {type(error).__name__}: {error}"), False
+            status: FileStatus = "ok" if result.face_count or options.aligned else "no_faces"
+            return FileReport(source, str(outputs[index]), status, result.face_count, spent), False
+
+        upcoming = preparer.submit(prepare, chunks[0]) if chunks else None
+        in_flight: list[tuple[int, Future]] = []
+        for number in range(len(chunks)):
+            prepared = upcoming.result()
+            upcoming = preparer.submit(prepare, chunks[number + 1]) if number + 1 < len(chunks) else None
+            for index, image, seconds, _ in prepared:
                 if isinstance(image, Exception):
                     record(index, FileReport(str(inputs[index]), None, "failed", seconds=seconds, error=str(image)))
-            started = time.perf_counter()
-            results = _enhance_each(engine, [image.rgb for _, image, _ in good], options)
-            share = (time.perf_counter() - started) / max(1, len(good))
-            for (index, image, seconds), result in zip(good, results):
-                row = FileReport(str(inputs[index]), str(outputs[index]),
-                                 "ok" if result.face_count or options.aligned else "no_faces",
-                                 result.face_count, seconds + share)
-                if not result.ok:
-                    record(index, FileReport(row.input, None, "failed", result.face_count, row.seconds, result.error))
-                    continue
-                alpha = _fit_alpha(image.alpha, result.image.shape[:2])
-                writes.append((index, workers.submit(_timed_save, outputs[index], result.image, alpha, save.quality), row))
-        stopped = stopped or _collect_writes(writes, record)
+            ready = [(index, image, seconds, job) for index, image, seconds, job in prepared if job is not None]
+            _restore_each(engine, [job for *_, job in ready])
+            stopped = stopped or _collect(in_flight, record)   # the previous chunk's writes
+            if stopped:
+                break
+            in_flight = [(index, finishers.submit(finish, index, image, seconds, job))
+                         for index, image, seconds, job in ready]
+        stopped = stopped or _collect(in_flight, record)
         if upcoming is not None:
             upcoming.cancel()
     for index in range(len(inputs)):
@@ -168,23 +186,39 @@ def _timed_load(path: Path, max_pixels: int) -> tuple[LoadedImage | Exception, f
     return image, time.perf_counter() - started
 
 
-def _enhance_each(engine: Engine, images: list[np.ndarray], options: EnhanceOptions) -> list[EnhanceResult]:
-    """``engine.enhance``, where an exception fails only the photo that raised it.
-
-    The engine reports a photo's ordinary failures in its result; anything it raises instead (a
-    device error, memory exhausted outside the network) would otherwise end the whole run. The
-    photos are then retried one at a time, and a photo that raises alone gets an error result,
-    never its unrestored image.
-    """
+# The engine reports a photo's ordinary failures in its job or result. Anything a stage raises
+# instead (memory exhausted outside the network, a bug) must fail only the photo concerned, never
+# end the run and never let an unrestored image through.
+def _prepare_each(engine: Engine, images: list[np.ndarray], options: EnhanceOptions) -> list[PhotoJob]:
     try:
-        return engine.enhance(images, options)
-    except Exception as error:  # noqa: BLE001  one photo's failure must not end the batch
+        return engine.prepare(images, options)
+    except Exception as error:  # noqa: BLE001
         if len(images) > 1:
+            return [_prepare_each(engine, [image], options)[0] for image in images]
+        log.exception("preparing a photo failed")
+        return [PhotoJob(images[0], error=f"face detection failed: {type(error).__name__}: {error}")]
+
+
+def _restore_each(engine: Engine, jobs: list[PhotoJob]) -> None:
+    try:
+        engine.restore(jobs)
+    except Exception as error:  # noqa: BLE001
+        if len(jobs) > 1:
             log.warning("restoring %d photos together failed (%s: %s); trying them one at a time",
-                        len(images), type(error).__name__, error)
-            return [_enhance_each(engine, [image], options)[0] for image in images]
+                        len(jobs), type(error).__name__, error)
+            for job in jobs:
+                _restore_each(engine, [job])
+            return
         log.exception("restoring a photo failed")
-        return [EnhanceResult(None, error=f"restoration failed: {type(error).__name__}: {error}")]
+        jobs[0].error = jobs[0].error or f"restoration failed: {type(error).__name__}: {error}"
+
+
+def _finish_one(engine: Engine, job: PhotoJob, options: EnhanceOptions) -> EnhanceResult:
+    try:
+        return engine.finish(job, options)
+    except Exception as error:  # noqa: BLE001
+        log.exception("pasting a photo failed")
+        return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {type(error).__name__}: {error}")
 
 
 def _timed_save(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> float:
@@ -193,25 +227,15 @@ def _timed_save(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: 
     return time.perf_counter() - started
 
 
-def _collect_writes(writes: list[tuple[int, Future, FileReport]], record: Callable[[int, FileReport], None]) -> str | None:
-    """Finish the queued writes; returns why the run must stop (a full disk), or None."""
+def _collect(in_flight: list[tuple[int, Future]], record: Callable[[int, FileReport], None]) -> str | None:
+    """Wait for the photos being finished and record them; returns why the run must stop, or None."""
     stop = None
-    for index, future, row in writes:
-        try:
-            seconds = future.result()
-        except ImageWriteError as error:
-            record(index, FileReport(row.input, None, "failed", row.faces, row.seconds, str(error)))
-            cause = error.__cause__
-            if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
-                stop = "the disk is full"
-            continue
-        except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; this is a last resort)
-            log.exception("writing %s failed", row.output)
-            record(index, FileReport(row.input, None, "failed", row.faces, row.seconds,
-                                     f"Cannot write {row.output}: {type(error).__name__}: {error}"))
-            continue
-        record(index, FileReport(row.input, row.output, row.status, row.faces, row.seconds + seconds))
-    writes.clear()
+    for index, future in in_flight:
+        report, disk_full = future.result()
+        record(index, report)
+        if disk_full:
+            stop = "the disk is full"
+    in_flight.clear()
     return stop
 
 
