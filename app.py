@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported (by webui)
+os.environ.pop("GRADIO_VIBE_MODE", None)        # Gradio's AI code editor
+os.environ.pop("GRADIO_LOCAL_DEV_MODE", None)   # would let "null" origins through Gradio's CORS
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -18,11 +20,14 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
+from starlette.middleware import Middleware  # noqa: E402
+
 from gpen import registry  # noqa: E402
 from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES  # noqa: E402
 from gpen.engine import MAX_BATCH_SIZE  # noqa: E402
 from webui.engine_holder import EngineHolder  # noqa: E402
-from webui.files import RequestFolders, outputs_root  # noqa: E402
+from webui.files import BatchLimits, RequestFolders, outputs_root  # noqa: E402
+from webui.guard import RequestGuard, is_loopback  # noqa: E402
 from webui.handlers import Handlers  # noqa: E402
 from webui.layout import CSS, I18N, build_ui  # noqa: E402
 from webui.settings import Settings, load_settings, settings_path  # noqa: E402
@@ -34,6 +39,13 @@ def _batch_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
     return value
 
 
@@ -49,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISION_CHOICES)
     parser.add_argument("--batch-size", type=_batch_size, help="faces per network batch (1-64)")
     parser.add_argument("--max-file-size", default="500mb", help="largest upload accepted (default 500mb)")
-    parser.add_argument("--queue-size", type=int, default=32, help="most requests waiting at once (default 32)")
+    parser.add_argument("--queue-size", type=_positive, default=32, help="most requests waiting at once (default 32)")
+    parser.add_argument("--max-batch-files", type=_positive, default=BatchLimits.max_files,
+                        help=f"most photos in one batch; larger batches are refused (default {BatchLimits.max_files})")
     return parser
 
 
@@ -60,11 +74,11 @@ def starting_settings(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(load_settings(settings_path()), **overrides)
 
 
-def never_served(*folders: Path) -> list[str]:
-    """Folders Gradio must refuse to serve from (except one that holds the temporary folders results are
-    served from, which blocking would break)."""
+def never_served(*places: Path) -> list[str]:
+    """Folders and files Gradio must refuse to serve (except a folder that holds the temporary folders
+    results are served from, which blocking would break)."""
     temporary = Path(tempfile.gettempdir()).resolve()
-    return [str(folder) for folder in folders if not temporary.is_relative_to(Path(folder).resolve())]
+    return [str(place) for place in places if not temporary.is_relative_to(Path(place).resolve())]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -96,13 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     folders = RequestFolders()
     atexit.register(folders.remove_all)
     signal.signal(signal.SIGTERM, _interrupt)
-    handlers = Handlers(holder, folders, settings_path())
+    handlers = Handlers(holder, folders, settings_path(), limits=BatchLimits(max_files=args.max_batch_files))
     demo = build_ui(handlers)
-    demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
+    # api_open=False: Gradio would otherwise run a queued event posted to /gradio_api/run/<name> at once,
+    # skipping the queue and its limits.
+    demo.queue(max_size=args.queue_size, default_concurrency_limit=1, api_open=False)
+    public_api = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    guard = Middleware(RequestGuard, public_api_names=public_api,
+                       loopback_only=is_loopback(args.host) and not args.share)
+    # Everything that would open the app further is set here, not left to Gradio's environment variables.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
                 max_file_size=args.max_file_size, i18n=I18N, css=CSS, show_error=True,
-                enable_monitoring=False, blocked_paths=never_served(registry.models_dir(), outputs_root()),
-                footer_links=["api", "settings"])
+                enable_monitoring=False, ssr_mode=False, mcp_server=False, strict_cors=True, run_history=False,
+                blocked_paths=never_served(registry.models_dir(), outputs_root(), settings_path()),
+                footer_links=["api", "settings"], app_kwargs={"middleware": [guard]})
     return 0
 
 

@@ -7,6 +7,7 @@ An engine keeps no per-call state, so one instance serves any number of threads.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import time
 from dataclasses import dataclass, field
@@ -74,8 +75,8 @@ class EnhanceOptions:
             raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
         if self.faces not in face_geometry.FACE_CHOICES:
             raise ValueError(f"faces must be one of {face_geometry.FACE_CHOICES}, got {self.faces!r}")
-        if self.min_face_px < 0:
-            raise ValueError(f"min_face_px must be >= 0, got {self.min_face_px}")
+        if not math.isfinite(self.min_face_px) or self.min_face_px < 0:
+            raise ValueError(f"min_face_px must be a finite number >= 0, got {self.min_face_px}")
         for name, (low, high) in adjustments.CONTROL_RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:

@@ -170,3 +170,6 @@ def test_options_are_validated():
         EnhanceOptions(faces="everyone")
     with pytest.raises(ValueError):
         EngineConfig(batch_size=10 ** 6)
+    for bad in (float("nan"), float("inf"), -1):
+        with pytest.raises(ValueError):
+            EnhanceOptions(min_face_px=bad)

@@ -140,21 +140,13 @@ def unpack_zip(archive_path: Path, destination: Path, max_files: int, max_bytes:
     written = 0
     with archive:
         for index, member in enumerate(archive.infolist()):
-            if member.is_dir():
-                continue
             name = _member_name(member)
             display = f"{label}/{name}"
-            parts = PurePosixPath(name).parts
-            if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-                rows.append(FileReport(display, None, "skipped", error="unsafe path inside the ZIP"))
+            problem = _member_problem(member, name)
+            if problem == _PASS_OVER:
                 continue
-            if not parts or any(part.startswith(".") for part in parts) or parts[0] == "__MACOSX":
-                continue   # system files: .DS_Store, macOS resource forks, hidden files
-            if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                rows.append(FileReport(display, None, "skipped", error="a link, not a file"))
-                continue
-            if PurePosixPath(name).suffix.lower() not in SUPPORTED_INPUT_EXTENSIONS:
-                rows.append(FileReport(display, None, "skipped", error="not an image file"))
+            if problem is not None:
+                rows.append(FileReport(display, None, "skipped", error=problem))
                 continue
             if len(inputs) >= max_files:
                 rows.append(FileReport(display, None, "skipped", error="too many files in this batch"))
@@ -173,6 +165,43 @@ def unpack_zip(archive_path: Path, destination: Path, max_files: int, max_bytes:
             written += size
             inputs.append(BatchInput(target, display))
     return inputs, rows, written
+
+
+_PASS_OVER = ""   # a folder or a system file (.DS_Store, macOS resource forks, hidden files): no row
+
+
+def _member_problem(member: zipfile.ZipInfo, name: str) -> str | None:
+    """None for an image member to unpack, ``_PASS_OVER`` for one to pass over silently, else the
+    reason it is left out."""
+    if member.is_dir():
+        return _PASS_OVER
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+        return "unsafe path inside the ZIP"
+    if not parts or any(part.startswith(".") for part in parts) or parts[0] == "__MACOSX":
+        return _PASS_OVER
+    if (member.external_attr >> 16) & 0o170000 == 0o120000:
+        return "a link, not a file"
+    if PurePosixPath(name).suffix.lower() not in SUPPORTED_INPUT_EXTENSIONS:
+        return "not an image file"
+    return None
+
+
+def count_photos(uploads: Sequence[str | Path]) -> int:
+    """How many photos the uploads hold: each upload that is not a ZIP, and each image in each ZIP (read
+    from the ZIPs' directories, nothing unpacked). An unreadable ZIP counts as none."""
+    count = 0
+    for upload in uploads:
+        path = Path(upload)
+        if path.suffix.lower() != ".zip":
+            count += 1
+            continue
+        try:
+            with zipfile.ZipFile(path) as archive:
+                count += sum(_member_problem(member, _member_name(member)) is None for member in archive.infolist())
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            continue
+    return count
 
 
 class _TooLarge(Exception):

@@ -33,6 +33,7 @@ from .files import (
     BatchLimits,
     RequestFolders,
     collect_inputs,
+    count_photos,
     link_or_copy,
     new_batch_folder,
     outputs_root,
@@ -40,7 +41,7 @@ from .files import (
     zip_results,
 )
 from .i18n import language_of_request, text
-from .settings import Settings, save_settings
+from .settings import Settings, offered_models, save_settings
 from .status import missing_models, render_model_files, render_status
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Handlers:
         self.settings_file = settings_file
         self.limits = limits or BatchLimits()
         self.models_folder = models_folder
+        self.offered_models = offered_models(holder.settings.model)
 
     # ---- shared steps ---------------------------------------------------------------------------
     def _with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
@@ -97,7 +99,7 @@ class Handlers:
                  adjustments: dict[str, Any] | None) -> EnhanceOptions:
         try:
             return controls.build_options(strength, mode, faces, min_face_px, aligned, adjustments)
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, OverflowError) as error:
             raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
 
     @staticmethod
@@ -147,10 +149,14 @@ class Handlers:
         """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``."""
         if not uploads:
             raise gr.Error(text("no_files", language), print_exception=False)
+        uploads = [Path(upload) for upload in uploads]
+        count = count_photos(uploads)
+        if count > self.limits.max_files:
+            raise gr.Error(text("too_many_files", language, count=count, limit=self.limits.max_files),
+                           print_exception=False)
         started = time.perf_counter()
         settings = self.holder.settings
         work = self.folders.new()
-        uploads = [Path(upload) for upload in uploads]
         if progress is not None and any(upload.suffix.lower() == ".zip" for upload in uploads):
             progress(0, desc=text("unpacking", language, name=", ".join(upload.name for upload in uploads
                                                                         if upload.suffix.lower() == ".zip")))
@@ -267,6 +273,9 @@ class Handlers:
         except (ValueError, TypeError) as error:
             gr.Warning(text("bad_setting", language, error=error))
             return self.settings_view(language)
+        if wanted.model not in self.offered_models:
+            gr.Warning(text("model_not_offered", language, names=", ".join(self.offered_models)))
+            return self.settings_view(language)
         try:
             self.holder.apply(wanted)
             gr.Info(text("settings_applied", language))
@@ -348,7 +357,11 @@ def _as_dict(value: Any) -> dict[str, Any]:
     if value in (None, "", {}):
         return {}
     if isinstance(value, str):
-        value = json.loads(value)
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise gr.Error(f"adjustments must be a JSON object, got text that is not JSON ({error})",
+                           print_exception=False) from None
     if not isinstance(value, dict):
         raise gr.Error(f"adjustments must be a JSON object, got {type(value).__name__}", print_exception=False)
     return value

@@ -77,6 +77,10 @@ EN: dict[str, str] = {
     # handlers (run time)
     "no_photo": "Add a photo first (click, drop or paste it into the photo box).",
     "no_files": "Add some photos (or one ZIP of photos) first.",
+    "too_many_files": "This batch holds {count} photos, more than the {limit} one batch may hold, so nothing was "
+                      "done. Split it into smaller batches.",
+    "model_not_offered": "The model must be one of {names}. A checkpoint file can be chosen only when starting "
+                         "the app (--model PATH).",
     "no_faces_notice": "No face was found in this photo, so it is returned unchanged. If it does show a face, "
                        "try a larger photo, or lower “Smallest face to restore” under Advanced.",
     "cannot_read": "This file cannot be used: {error}",
@@ -192,6 +196,8 @@ ZH: dict[str, str] = {
     "status": "状态",
     "no_photo": "请先添加照片（点击、拖入或粘贴到照片框中）。",
     "no_files": "请先添加照片（或一个照片 ZIP 压缩包）。",
+    "too_many_files": "这批共有 {count} 张照片，超过了每批最多 {limit} 张的限制，因此没有处理。请分成几批。",
+    "model_not_offered": "模型必须是以下之一：{names}。模型文件路径只能在启动时指定（--model 路径）。",
     "no_faces_notice": "这张照片中没有找到人脸，因此原样返回。如果照片中确实有人脸，请尝试更大的照片，"
                        "或在“高级选项”中调低“最小修复人脸”。",
     "cannot_read": "无法使用此文件：{error}",

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from gpen import registry
 from gpen.devices import PRECISION_CHOICES
 from gpen.engine import MAX_BATCH_SIZE
 from gpen.faces import FACE_CHOICES
@@ -140,11 +139,8 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
                                          info=t("precision_info"), elem_id="settings-precision")
                     batch_size = gr.Slider(1, MAX_BATCH_SIZE, value=settings.batch_size, step=1, label=t("batch_size"),
                                            elem_id="settings-batch-size")
-                    model_choices = list(registry.RESTORER_NAMES[:4])
-                    if settings.model not in model_choices:
-                        model_choices.append(settings.model)    # a checkpoint path given with --model
-                    model = gr.Dropdown(model_choices, value=settings.model, label=t("model"), info=t("model_info"),
-                                        allow_custom_value=True, elem_id="settings-model")
+                    model = gr.Dropdown(list(handlers.offered_models), value=settings.model, label=t("model"),
+                                        info=t("model_info"), elem_id="settings-model")
                     output_format = gr.Radio([(FORMAT_LABELS[name], name) for name in OUTPUT_FORMATS],
                                              value=settings.output_format, label=t("output_format"),
                                              elem_id="settings-format")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, Mapping
@@ -103,14 +104,16 @@ def build_options(strength_percent: float | None, mode: str | None, faces: str |
     faces = faces or "all"
     if faces not in FACE_CHOICES:
         raise ValueError(f"faces must be one of {', '.join(FACE_CHOICES)}, got {faces!r}")
-    values: dict[str, Any] = dict(strength=strength / 100.0, faces=faces, min_face_px=float(min_face_px or 0.0),
-                                  aligned=bool(aligned))
+    min_face = float(min_face_px or 0.0)
+    if not 0 <= min_face < math.inf:
+        raise ValueError(f"min_face_px must be a number of pixels, 0 or more, got {min_face_px}")
+    values: dict[str, Any] = dict(strength=strength / 100.0, faces=faces, min_face_px=min_face, aligned=bool(aligned))
     known = {adjustment.name: adjustment for adjustment in available_adjustments()}
     given = {name: value for name, value in (adjustments or {}).items() if value is not None}
-    unknown = sorted(set(given) - set(known))
+    unknown = sorted(str(name) for name in set(given) - set(known))
     if unknown:
-        raise ValueError(f"unknown adjustment(s): {', '.join(unknown)}; this engine knows: "
-                         f"{', '.join(known) or 'none'}")
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"unknown adjustment(s): {shown}; this engine knows: {', '.join(known) or 'none'}")
     overrides = {name: _switch(value) if known[name].kind == "switch" else float(value)
                  for name, value in given.items()}
     module = _adjustments_module()

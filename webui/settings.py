@@ -62,6 +62,14 @@ class Settings:
         return self.device, self.precision, self.batch_size, self.model
 
 
+def offered_models(started_with: str) -> tuple[str, ...]:
+    """The models the Settings tab offers: the face-restoration models by name, and the model the app
+    started with (a checkpoint path given with ``--model`` or kept in the settings file). Nothing else can
+    be chosen from the page, so a page visitor cannot have the server read any other file as a model."""
+    names = tuple(registry.RESTORER_NAMES[:4])
+    return names if started_with in names else (*names, started_with)
+
+
 def settings_path() -> Path:
     """``$GPEN_SETTINGS_FILE`` if set, else ``settings.json`` next to ``app.py``."""
     override = os.environ.get("GPEN_SETTINGS_FILE", "").strip()
