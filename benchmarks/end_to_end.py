@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="also run the engine with a compiled network")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -139,19 +140,23 @@ def main() -> None:
             baseline_run(paths, work / "base", restorer, retinaface, parsenet, device)
             baseline_seconds = time.perf_counter() - started
             rows.append(("baseline: one at a time, official computation, fp32", baseline_seconds))
-        for precision in args.precisions:
-            config = EngineConfig(device=device.type, precision=precision, batch_size=args.batch_size)
+        variants = [(precision, False) for precision in args.precisions]
+        variants += [(precision, True) for precision in args.precisions if args.compile]
+        for precision, compiled in variants:
+            config = EngineConfig(device=device.type, precision=precision, batch_size=args.batch_size,
+                                  compile=compiled)
             dtype = DTYPES[precision]
             engine = Engine(config, restorer=restorer,
                             detector=CentredFaceDetector(FaceDetector(detector_model, device, dtype)),
                             parser=FaceParser(parser_model, device, dtype))
-            out = work / f"engine_{precision}"
+            out = work / f"engine_{precision}{'_compiled' if compiled else ''}"
             engine.enhance([cv2.imread(str(paths[0]))[:, :, ::-1].copy()])   # warm-up
             started = time.perf_counter()
             reports = process_files(engine, paths, out, EnhanceOptions(), SaveOptions(ext="jpg"))
             seconds = time.perf_counter() - started
             assert all(report.status == "ok" for report in reports), [r.error for r in reports if r.error]
-            rows.append((f"engine: batch {args.batch_size}, {precision}, pipelined", seconds))
+            rows.append((f"engine: batch {args.batch_size}, {precision}{', compiled' if compiled else ''}, pipelined",
+                         seconds))
         print("| pipeline | total s | s/photo | photos/s | vs baseline |")
         print("|---|---|---|---|---|")
         for name, seconds in rows:

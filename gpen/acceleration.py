@@ -1,7 +1,7 @@
-"""Running the network fast: ``torch.compile`` where it pays off, with a fallback when it fails.
+"""Running networks fast: ``torch.compile`` where it pays off, with a fallback when it fails.
 
-Compiling fuses the network's element-wise work (bias, activation, modulation, concatenation) into
-few kernels. It costs a minute or two on the first call for each batch shape, so it pays off for long
+Compiling fuses a network's element-wise work (bias, activation, modulation, concatenation) into
+few kernels. It costs tens of seconds on the first call for each input shape, so it pays off for long
 batch runs and servers, not for one photo. On the CPU faces run one at a time, so one shape is
 compiled whatever the batch size.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
 
 import torch
 from torch import nn
@@ -16,29 +17,46 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 
-class CompiledRestorer(nn.Module):
-    """A GPEN network behind ``torch.compile``; if compiling or running the compiled code fails, the
-    plain network takes over for good (with a warning) and results are unchanged."""
+class CompiledModule(nn.Module):
+    """A network behind ``torch.compile``. If compiling or running the compiled code fails, the
+    plain network takes over for good (with a warning) and results are unchanged.
 
-    def __init__(self, network: nn.Module):
+    ``function`` is what gets compiled (default: the module's ``forward``); outputs may be a tensor
+    or a tuple of tensors. ``dynamic`` compiles one graph for all input sizes (for the detector,
+    which sees every photo's own size). ``size`` is passed through for restorers.
+    """
+
+    def __init__(self, module: nn.Module, function: Callable | None = None, dynamic: bool = False):
         super().__init__()
-        self.network = network
-        self.size = network.size
-        self._compiled = torch.compile(network._forward, dynamic=False)
+        self.module = module
+        self.size = getattr(module, "size", None)
+        self._compiled = torch.compile(function or module.forward, dynamic=dynamic)
         self._fallback = threading.Event()   # set once, never cleared: not per-call state
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor):
         if not self._fallback.is_set():
             try:
                 return self._run_compiled(x)
             except Exception as error:   # compilers fail in many ways (no C++ compiler, unsupported op)
-                log.warning("torch.compile failed (%s: %s); running the network uncompiled",
-                            type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+                log.warning("torch.compile failed (%s: %s); running %s uncompiled", type(error).__name__,
+                            str(error).splitlines()[0] if str(error) else "", type(self.module).__name__)
                 self._fallback.set()
-        return self.network(x)
+        return self.module(x)
 
-    def _run_compiled(self, x: torch.Tensor) -> torch.Tensor:
+    def _run_compiled(self, x: torch.Tensor):
         x = x.contiguous(memory_format=torch.channels_last)
-        if x.device.type == "cpu" and x.shape[0] > 1:
-            return torch.cat([self._compiled(x[index:index + 1]) for index in range(x.shape[0])]).contiguous()
-        return self._compiled(x).contiguous()
+        if x.device.type != "cpu" or x.shape[0] == 1:
+            return _contiguous(self._compiled(x))
+        outputs = [self._compiled(x[index:index + 1]) for index in range(x.shape[0])]
+        if isinstance(outputs[0], tuple):
+            return tuple(torch.cat(parts).contiguous() for parts in zip(*outputs))
+        return torch.cat(outputs).contiguous()
+
+
+def compile_restorer(network: nn.Module) -> CompiledModule:
+    """A GPEN network compiled face by face (its ``_forward`` skips the eager per-face loop)."""
+    return CompiledModule(network, network._forward)
+
+
+def _contiguous(output):
+    return tuple(part.contiguous() for part in output) if isinstance(output, tuple) else output.contiguous()

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
     parser.add_argument("--batch-size", type=_batch_size, default=4, help="faces per network batch (1-64)")
     parser.add_argument("--compile", action="store_true",
-                        help="compile the network with torch.compile (slow first photo; pays off for long runs)")
+                        help="compile the networks with torch.compile (the first photo takes a minute or two; pays off for long runs)")
     parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
     controls = parser.add_argument_group(
         "quality controls", "--mode picks a preset; any control given explicitly overrides the preset's value. "

@@ -21,7 +21,7 @@ import torch
 from . import adjustments, registry
 from . import faces as face_geometry
 from .devices import DevicePlan, inference_context, plan_device
-from .acceleration import CompiledRestorer
+from .acceleration import CompiledModule, compile_restorer
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .faces import Face, FaceChoice, RestoredFace
@@ -135,13 +135,19 @@ class Engine:
             restorer = load_restorer(self.config.model, **resolve)
         self.restorer = restorer.to(self.plan.device).eval()
         if self.config.compile:
-            self.restorer = CompiledRestorer(self.restorer)
+            self.restorer = compile_restorer(self.restorer)
         self.size_px = int(restorer.size)
         # The detector and the parser run in the same precision as the restorer.
         self.detector = detector or FaceDetector.from_file(
             resolve_model_file(registry.DETECTOR, **resolve), self.plan.device, self.plan.dtype)
         self.parser = parser or FaceParser.from_file(
             resolve_model_file(registry.PARSER, **resolve), self.plan.device, self.plan.dtype)
+        if self.config.compile:   # new wrappers: the originals may be shared with other engines
+            if isinstance(self.parser, FaceParser):
+                self.parser = FaceParser(CompiledModule(self.parser.model), self.parser.device, self.parser.dtype)
+            if isinstance(self.detector, FaceDetector):   # one graph for every photo size
+                self.detector = FaceDetector(CompiledModule(self.detector.model, dynamic=True),
+                                             self.detector.device, self.detector.dtype)
 
     @property
     def model_name(self) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 import tiny_models
-from gpen.acceleration import CompiledRestorer
+from gpen.acceleration import CompiledModule, compile_restorer
 from gpen.arch import build_generator
 from gpen.engine import Engine, EngineConfig
 from photos import read_photo
@@ -26,7 +26,7 @@ def faces(count: int) -> torch.Tensor:
 
 def test_compiled_network_matches_the_plain_one():
     network = tiny_network()
-    compiled = CompiledRestorer(network)
+    compiled = compile_restorer(network)
     with torch.inference_mode():
         expected = network(faces(3))
         output = compiled(faces(3))
@@ -42,7 +42,7 @@ def test_a_failing_compiler_falls_back_to_the_plain_network(monkeypatch, caplog)
 
     monkeypatch.setattr(torch, "compile", broken_compile)
     network = tiny_network()
-    compiled = CompiledRestorer(network)
+    compiled = compile_restorer(network)
     with torch.inference_mode(), caplog.at_level(logging.WARNING):
         output = compiled(faces(2))
         assert torch.equal(output, network(faces(2)))
@@ -71,3 +71,17 @@ def test_non_finite_reduced_precision_output_is_recomputed_in_float32(caplog):
         output = reduced.restore_crops(crops)
     assert np.array_equal(output, reference.restore_crops(crops))
     assert "recomputing it in float32" in caplog.text
+
+
+def test_compiled_parser_matches_the_plain_one():
+    from gpen.parsing import build_parsenet
+
+    parser = build_parsenet(tiny_models.tiny_parser_state_dict())
+    crops = torch.from_numpy(np.stack([read_photo("aligned_face_512.png"), read_photo("gray_face.png")]))
+    crops = crops.permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.inference_mode():
+        expected = parser(crops)
+        output = CompiledModule(parser)(crops)
+    assert isinstance(output, tuple) and len(output) == len(expected)
+    for got, want in zip(output, expected):
+        assert (got - want).abs().max().item() < 1e-4
