@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torchvision.ops import nms
 
+from .devices import NetworkOnDevice
 from .errors import ModelFileError
 from .faces import Face
 
@@ -64,26 +64,11 @@ def build_retinaface(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
     return model.eval().requires_grad_(False)
 
 
-class FaceDetector:
+class FaceDetector(NetworkOnDevice):
     """Finds faces and their 5 landmarks in RGB uint8 photos. Safe to share between threads."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype = torch.float32):
-        """``dtype`` other than float32 runs the network under autocast to that precision."""
-        self.model = model.to(device)
-        self.device = device
-        self.dtype = dtype
-
-    @classmethod
-    def from_file(cls, path: Path, device: torch.device, dtype: torch.dtype = torch.float32) -> "FaceDetector":
-        from .weights import read_state_dict
-
-        try:
-            return cls(build_retinaface(read_state_dict(path)), device, dtype)
-        except RuntimeError as error:
-            raise ModelFileError(f"{path} is not a RetinaFace checkpoint facexlib can load: {error}") from error
-
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+    kind = "RetinaFace"
+    build = staticmethod(build_retinaface)
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -96,7 +81,7 @@ class FaceDetector:
                                interpolation=cv2.INTER_LINEAR)
         bgr = np.ascontiguousarray(image[:, :, ::-1], dtype=np.float32) - np.array(BGR_MEAN, dtype=np.float32)
         tensor = torch.from_numpy(bgr).permute(2, 0, 1)[None].to(self.device)   # channels-last view
-        with self._autocast():
+        with self.autocast():
             locations, confidences, landmark_offsets = self.model(tensor)
         input_h, input_w = tensor.shape[2:]
         priors = prior_boxes(input_h, input_w).to(self.device)

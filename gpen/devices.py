@@ -74,3 +74,36 @@ def inference_context(plan: DevicePlan) -> Iterator[None]:
         else:
             with torch.autocast(plan.device.type, dtype=plan.dtype):
                 yield
+
+
+class NetworkOnDevice:
+    """A network placed on a device and run in a precision (autocast when that is not float32).
+
+    The base of the detector and the parser; ``build`` turns a checkpoint's state dict into the
+    network and ``kind`` names it in errors.
+    """
+
+    kind = "network"
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype = torch.float32):
+        self.model = model.to(device)
+        self.device = device
+        self.dtype = dtype
+
+    @staticmethod
+    def build(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, path, device: torch.device, dtype: torch.dtype = torch.float32):
+        """Read a checkpoint safely and build the network from it."""
+        from .errors import ModelFileError
+        from .weights import read_state_dict
+
+        try:
+            return cls(cls.build(read_state_dict(path)), device, dtype)
+        except RuntimeError as error:
+            raise ModelFileError(f"{path} is not a {cls.kind} checkpoint facexlib can load: {error}") from error
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)

@@ -8,7 +8,6 @@ less memory traffic.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Sequence
 
 import cv2
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .devices import NetworkOnDevice
 from .errors import ModelFileError
 from .faces import MASK_SIZE_PX, mask_from_parsing
 
@@ -60,26 +60,11 @@ def prepare_for_inference(model: nn.Module) -> nn.Module:
     return model
 
 
-class FaceParser:
+class FaceParser(NetworkOnDevice):
     """Soft paste masks for restored face crops. Safe to share between threads."""
 
-    def __init__(self, model: torch.nn.Module, device: torch.device, dtype: torch.dtype = torch.float32):
-        """``dtype`` other than float32 runs the network under autocast to that precision."""
-        self.model = model.to(device)
-        self.device = device
-        self.dtype = dtype
-
-    @classmethod
-    def from_file(cls, path: Path, device: torch.device, dtype: torch.dtype = torch.float32) -> "FaceParser":
-        from .weights import read_state_dict
-
-        try:
-            return cls(build_parsenet(read_state_dict(path)), device, dtype)
-        except RuntimeError as error:
-            raise ModelFileError(f"{path} is not a ParseNet checkpoint facexlib can load: {error}") from error
-
-    def _autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+    kind = "ParseNet"
+    build = staticmethod(build_parsenet)
 
     @torch.inference_mode()
     def masks(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -90,7 +75,7 @@ class FaceParser:
                    cv2.resize(crop, (MASK_SIZE_PX, MASK_SIZE_PX), interpolation=cv2.INTER_LINEAR) for crop in crops]
         batch = torch.from_numpy(np.stack(resized)).to(self.device).permute(0, 3, 1, 2).float()   # channels-last
         batch = batch / 127.5 - 1.0
-        with self._autocast():
+        with self.autocast():
             logits = self.model(batch)[0]
         classes = logits.argmax(1).to(torch.uint8).cpu().numpy()
         return [mask_from_parsing(parsed, crop.shape[0]) for parsed, crop in zip(classes, crops)]
