@@ -118,9 +118,10 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
               for start in range(0, len(pending), engine.config.batch_size)]
     stopped: str | None = None
     # Three stages overlap: a worker reads and detects the next chunk while this thread runs the
-    # network on the current one, and two workers paste, adjust, encode and write finished photos.
+    # network on the current one, and another pastes, adjusts, encodes and writes finished photos.
+    # One worker each keeps memory bounded (pasting a 24-megapixel photo needs about 0.5 GB).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
-            ThreadPoolExecutor(max_workers=2, thread_name_prefix="gpen-finish") as finishers:
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finishers:
         def prepare(chunk: list[int]) -> list[tuple[int, LoadedImage | Exception, float, PhotoJob | None]]:
             loaded = [(index, *_timed_load(inputs[index], save.max_pixels)) for index in chunk]
             images = [image for _, image, _ in loaded if isinstance(image, LoadedImage)]
