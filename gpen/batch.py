@@ -119,7 +119,8 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
     stopped: str | None = None
     # Three stages overlap: a worker reads and detects the next chunk while this thread runs the
     # network on the current one, and another pastes, adjusts, encodes and writes finished photos.
-    # One worker each keeps memory bounded (pasting a 24-megapixel photo needs about 0.5 GB).
+    # One worker each, and at most two chunks in memory, keep memory bounded (pasting a
+    # 24-megapixel photo alone needs about 0.5 GB).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finishers:
         def prepare(chunk: list[int]) -> list[tuple[int, LoadedImage | Exception, float, PhotoJob | None]]:
@@ -154,15 +155,16 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
         in_flight: list[tuple[int, Future]] = []
         for number in range(len(chunks)):
             prepared = upcoming.result()
+            # The previous chunk is written before the next one is read: two chunks in memory at most.
+            stopped = stopped or _collect(in_flight, record)
+            if stopped:
+                break
             upcoming = preparer.submit(prepare, chunks[number + 1]) if number + 1 < len(chunks) else None
             for index, image, seconds, _ in prepared:
                 if isinstance(image, Exception):
                     record(index, FileReport(str(inputs[index]), None, "failed", seconds=seconds, error=str(image)))
             ready = [(index, image, seconds, job) for index, image, seconds, job in prepared if job is not None]
             _restore_each(engine, [job for *_, job in ready])
-            stopped = stopped or _collect(in_flight, record)   # the previous chunk's writes
-            if stopped:
-                break
             in_flight = [(index, finishers.submit(finish, index, image, seconds, job))
                          for index, image, seconds, job in ready]
         stopped = stopped or _collect(in_flight, record)
