@@ -70,3 +70,13 @@ def start_app(folder: Path, models: Path, *args: str) -> AppProcess:
             time.sleep(0.5)
     app.stop()
     raise RuntimeError(f"app.py did not answer within {START_TIMEOUT_S} s:\n{app.log()}")
+
+
+def start_app_with_tiny_models(folder: Path, *args: str) -> AppProcess:
+    """The app over a models folder holding the tiny test checkpoints (GPEN-BFR-512 and -256)."""
+    import tiny_models
+
+    models = folder / "models"
+    tiny_models.make_tiny_models(models)
+    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
+    return start_app(folder, models, *args)

@@ -12,8 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import tiny_models
-from app_process import AppProcess, start_app
+from app_process import AppProcess, start_app, start_app_with_tiny_models
 from gradio_client import Client, handle_file
 from photos import PHOTOS
 from PIL import Image
@@ -30,11 +29,7 @@ BATCH_PHOTOS = ("portrait_small.jpg", "lowres_portrait.jpg", "lowres_portrait2.j
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> AppProcess:
-    folder = tmp_path_factory.mktemp("app")
-    models = folder / "models"
-    tiny_models.make_tiny_models(models)
-    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
-    running = start_app(folder, models)
+    running = start_app_with_tiny_models(tmp_path_factory.mktemp("app"))
     yield running
     running.stop()
 

@@ -11,8 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import tiny_models
-from app_process import REPO, AppProcess, start_app
+from app_process import REPO, AppProcess, start_app, start_app_with_tiny_models
 from photos import PHOTOS
 
 from webui import options as controls
@@ -32,11 +31,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory) -> AppProcess:
-    folder = tmp_path_factory.mktemp("browser_app")
-    models = folder / "models"
-    tiny_models.make_tiny_models(models)
-    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
-    running = start_app(folder, models)
+    running = start_app_with_tiny_models(tmp_path_factory.mktemp("browser_app"))
     yield running
     running.stop()
 

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import zlib
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -41,6 +41,7 @@ import torch
 from PIL import Image
 
 import tiny_models
+from local_http import serve_on_loopback
 from doubles import FixedDetector, IdentityRestorer, OutOfMemoryAbove, TintingRestorer
 from gpen import cli, registry
 from gpen.batch import FileReport, process_files, write_report
@@ -721,13 +722,8 @@ def model_server(models_folder: Path) -> Iterator[str]:
             self.wfile.write(body if self.path == "/whole.pth" else first_half(body))
             self.close_connection = True
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_on_loopback(Handler) as url:
+        yield url
 
 
 @pytest.mark.parametrize(("path", "sha256", "reason"), [

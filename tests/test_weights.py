@@ -5,12 +5,13 @@ import dataclasses
 import logging
 import os
 import shlex
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+
+from local_http import serve_on_loopback
 import torch
 
 from gpen import registry
@@ -236,13 +237,8 @@ def file_server(checkpoint: Path) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_on_loopback(Handler) as url:
+        yield url
 
 
 def test_download_then_load(monkeypatch: pytest.MonkeyPatch, file_server: str, network: GPEN,
