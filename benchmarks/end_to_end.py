@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/end_to_end.py --count 16                 # CPU: a short run
     .venv/bin/python benchmarks/end_to_end.py --count 200 --batch-size 32  # GPU
 
-The photos of ``../shared/testdata/photos`` are scaled to 1080 px on the short side and repeated to
+The photos of ``tests/data/photos`` are scaled to 1080 px on the short side and repeated to
 ``--count`` JPEG files. Both pipelines use the same full-size networks (GPEN-BFR-512, RetinaFace-R50,
 ParseNet) with random weights: speed does not depend on the values, but a random detector finds no
 faces, so its output is replaced by one centred face per photo after it has run (its full cost is
@@ -39,7 +39,7 @@ from gpen.faces import Face, align_face, mask_from_parsing, template_points  # n
 from gpen.parsing import FaceParser, build_parsenet  # noqa: E402
 from official_style import official_style  # noqa: E402
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 
 
 def centred_face(height: int, width: int, size_px: int = 512) -> Face:

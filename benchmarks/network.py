@@ -25,7 +25,7 @@ from gpen.arch import build_generator  # noqa: E402
 from gpen.devices import DTYPES  # noqa: E402
 from official_style import official_style  # noqa: E402
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 
 
 def face_batch(size: int, batch: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore"); rf=RetinaFace(network_name="resnet50", device="cpu")
 restorer=build_generator(registry.get_spec("GPEN-BFR-512").config).eval().requires_grad_(False)
 pn=ParseNet(in_size=512,out_size=512,parsing_ch=19)
-img=cv2.imread(str(Path(__file__).resolve().parents[2] / 'shared/testdata/photos/portrait_png.png'))[:, :, ::-1]
+img=cv2.imread(str(Path(__file__).resolve().parents[1] / 'tests/data/photos/portrait_png.png'))[:, :, ::-1]
 s=1080/min(img.shape[:2]); img=np.ascontiguousarray(cv2.resize(img,(round(img.shape[1]*s),round(img.shape[0]*s))))
 print(img.shape)
 for prec in ['bf16']:

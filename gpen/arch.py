@@ -2,7 +2,7 @@
 
 Written for this project in plain PyTorch so that it runs on CPU and CUDA alike, and laid out so that
 the official checkpoints load unchanged: every parameter and persistent buffer has the official name
-and shape (see ``../shared/reference/gpen_state_dict_manifest.json``).
+and shape (see ``reference/gpen_state_dict_manifest.json``).
 
 Where we compute differently from the official code (same numbers, within float rounding):
 - For a batch of several faces on a GPU, modulated convolutions scale the *activations* by the

@@ -1,4 +1,4 @@
-"""Real test photos from ../shared/testdata/photos, and scenes with faces at known landmarks."""
+"""Real test photos from tests/data/photos, and scenes with faces at known landmarks."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "photos"
+PHOTOS = Path(__file__).resolve().parent / "data" / "photos"
 # facexlib's FFHQ 5-point template for 512 crops: where the landmarks of ``aligned_face_512.png`` lie.
 FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
                               [201.26117, 371.41043], [313.08905, 371.15118]])

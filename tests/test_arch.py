@@ -1,20 +1,16 @@
 """The network reproduces the official forward pass on the reference fixture, on every code path."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
 from gpen.arch import build_generator, infer_config
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from reference_data import load_manifest, load_parity_fixture
 
 
 @pytest.fixture(scope="module")
 def fixture() -> dict:
-    return torch.load(REFERENCE / "gpen_parity_small.pt", weights_only=True)
+    return load_parity_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +63,7 @@ def test_config_is_inferred_from_tensors(fixture, network):
 @pytest.mark.parametrize("name", ["GPEN-BFR-256", "GPEN-BFR-512", "GPEN-BFR-1024", "GPEN-BFR-2048",
                                   "GPEN-Colorization-1024", "GPEN-Inpainting-1024", "GPEN-Seg2face-512"])
 def test_manifest_layout_is_inferred_back(name):
-    entry = json.loads((REFERENCE / "gpen_state_dict_manifest.json").read_text())["models"][name]
+    entry = load_manifest()[name]
     shapes = {key: torch.empty(shape, device="meta") for key, shape, _ in entry["state_dict"]}
     with torch.device("meta"):
         rebuilt = build_generator(infer_config(shapes))

@@ -111,7 +111,10 @@ def test_killed_run_resumes_with_skip_existing(models_folder, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "gpen", str(inputs), "-o", str(out), "-q", "--batch-size", "1"],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(out.glob("*.*"))) < 3:
+
+    def finished() -> int:   # complete results only: a temporary file being written starts with "."
+        return sum(not path.name.startswith(".") for path in out.glob("*")) if out.is_dir() else 0
+    while time.monotonic() < deadline and finished() < 3:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,20 @@ import torch
 from gpen import registry
 from gpen.arch import build_generator
 from gpen.errors import ModelFileError
+from reference_data import load_manifest
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-MANIFEST_PATH = REFERENCE_DIR / "gpen_state_dict_manifest.json"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    if not MANIFEST_PATH.is_file():
-        pytest.skip(f"reference manifest not found at {MANIFEST_PATH}")
-    return json.loads(MANIFEST_PATH.read_text())["models"]
+    return load_manifest()
 
 
 def test_restorer_names_cover_the_manifest(manifest: dict) -> None:
     assert set(registry.RESTORER_NAMES) == set(manifest)
     assert registry.DEFAULT_RESTORER in registry.RESTORER_NAMES
-    assert registry.get_spec(registry.DETECTOR).kind == "detector"
+    assert registry.get_spec(registry.DEFAULT_DETECTOR).kind == "detector"
     assert registry.get_spec(registry.PARSER).kind == "parser"
 
 
@@ -45,7 +41,7 @@ def test_restorer_config_builds_the_official_layout(name: str, manifest: dict) -
     assert layout == expected["state_dict"]
 
 
-@pytest.mark.parametrize("name", registry.RESTORER_NAMES + (registry.DETECTOR, registry.PARSER))
+@pytest.mark.parametrize("name", registry.RESTORER_NAMES + (registry.DEFAULT_DETECTOR, registry.PARSER))
 def test_spec_fields(name: str) -> None:
     spec = registry.get_spec(name)
     assert spec.name == name
@@ -105,7 +101,7 @@ def test_model_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "GPEN-BFR-512.pth").write_bytes(b"x")
     (tmp_path / "parsing_parsenet.pth").write_bytes(b"x")
     status = registry.model_status(tmp_path)
-    assert len(status) == len(registry.RESTORER_NAMES) + 2
+    assert len(status) == len(registry.RESTORER_NAMES) + len(registry.DETECTOR_CHOICES) + 1
     present = {spec.name for spec, path, exists in status if exists}
     assert present == {"GPEN-BFR-512", "parsenet"}
     assert all(path == tmp_path / spec.file_name for spec, path, _ in status)
