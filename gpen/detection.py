@@ -3,7 +3,9 @@
 facexlib's ``RetinaFace.detect_faces`` stores per-call values on the module (``self.resize``,
 ``self.scale``), which is unsafe when one detector serves several threads. We call only the
 module's stateless ``forward`` and do the resizing, prior boxes (cached per input size), decoding
-and non-maximum suppression here.
+and non-maximum suppression here, as the official GPEN code does them (``reference/PIPELINE.md``):
+a large photo is resized as a float image by one factor for both axes and the boxes are mapped back
+by that factor; NMS uses the "+1 pixel" box areas and keeps at most 5000 boxes before and 750 after.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import warnings
 import cv2
 import numpy as np
 import torch
-from torchvision.ops import nms
 
 from .devices import NetworkOnDevice
 from .errors import ModelFileError
@@ -26,6 +27,8 @@ SCORE_THRESHOLD = 0.9
 NMS_THRESHOLD = 0.4
 LONG_SIDE_LIMIT_PX = 1500      # photos whose long side exceeds this are detected on a resize ...
 DETECTION_LONG_SIDE_PX = 1000  # ... whose long side is this (official values)
+MAX_BOXES_BEFORE_NMS = 5000   # official top_k
+MAX_BOXES_AFTER_NMS = 750     # official keep_top_k
 BGR_MEAN = (104.0, 117.0, 123.0)
 PRIOR_MIN_SIZES = ((16, 32), (64, 128), (256, 512))
 PRIOR_STEPS = (8, 16, 32)
@@ -45,6 +48,44 @@ def prior_boxes(height: int, width: int) -> torch.Tensor:
                     for s in min_sizes]
         rows.append(np.stack(per_size, 1).reshape(-1, 4))   # sizes vary fastest, as in facexlib
     return torch.from_numpy(np.concatenate(rows).astype(np.float32))
+
+
+def detection_scale(height: int, width: int) -> float:
+    """The factor a photo is resized by before detection: 1, or what brings a long side over
+    ``LONG_SIDE_LIMIT_PX`` down to ``DETECTION_LONG_SIDE_PX``."""
+    long_side = max(height, width)
+    return DETECTION_LONG_SIDE_PX / long_side if long_side > LONG_SIDE_LIMIT_PX else 1.0
+
+
+def detector_input(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The network's input for an RGB uint8 photo (HxWx3 float32, BGR, mean subtracted) and the factor
+    it was resized by. As the official code: the float image is resized with ``fx = fy = scale``, so
+    that dividing by ``scale`` maps the input's pixels back to the photo's on both axes."""
+    scale = detection_scale(*image.shape[:2])
+    bgr = np.ascontiguousarray(image[:, :, ::-1], dtype=np.float32)
+    if scale != 1.0:
+        bgr = cv2.resize(bgr, (0, 0), fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    bgr -= np.array(BGR_MEAN, dtype=np.float32)
+    return bgr, scale
+
+
+def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Greedy non-maximum suppression as the official code does it: box areas count both edge pixels
+    ("+1": a box from x1 to x2 is ``x2 - x1 + 1`` wide), at most ``MAX_BOXES_BEFORE_NMS`` boxes go in,
+    at most ``MAX_BOXES_AFTER_NMS`` come out. Returns the indices kept, best score first."""
+    order = np.argsort(-scores, kind="stable")[:MAX_BOXES_BEFORE_NMS]
+    x1, y1, x2, y2 = (boxes[:, column] for column in range(4))   # float32, as official
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    kept = []
+    while order.size > 0 and len(kept) < MAX_BOXES_AFTER_NMS:
+        best, rest = order[0], order[1:]
+        kept.append(best)
+        width = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
+        height = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
+        overlap = width * height
+        iou = overlap / (areas[best] + areas[rest] - overlap)
+        order = rest[iou <= iou_threshold]
+    return np.array(kept, dtype=np.int64)
 
 
 def build_retinaface(state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
@@ -73,13 +114,7 @@ class FaceDetector(NetworkOnDevice):
     @torch.inference_mode()
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in an HxWx3 RGB uint8 photo, best score first, in the photo's own pixels."""
-        height, width = image.shape[:2]
-        scale = 1.0
-        if max(height, width) > LONG_SIDE_LIMIT_PX:
-            scale = DETECTION_LONG_SIDE_PX / max(height, width)
-            image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                               interpolation=cv2.INTER_LINEAR)
-        bgr = np.ascontiguousarray(image[:, :, ::-1], dtype=np.float32) - np.array(BGR_MEAN, dtype=np.float32)
+        bgr, scale = detector_input(image)
         tensor = torch.from_numpy(bgr).permute(2, 0, 1)[None].to(self.device)   # channels-last view
         with self.autocast():
             locations, confidences, landmark_offsets = self.model(tensor)
@@ -95,10 +130,12 @@ class FaceDetector(NetworkOnDevice):
         sizes = priors[:, 2:] * torch.exp(locations[:, 2:] * VARIANCES[1])
         boxes = torch.cat([centres - sizes / 2, centres + sizes / 2], 1)
         points = priors[:, None, :2] + landmark_offsets.view(-1, 5, 2) * VARIANCES[0] * priors[:, None, 2:]
-        to_pixels = torch.tensor([input_w, input_h], device=boxes.device, dtype=boxes.dtype) / scale
-        boxes = boxes * to_pixels.repeat(2)
-        points = points * to_pixels
-        order = nms(boxes, scores, NMS_THRESHOLD)
-        boxes, points, scores = boxes[order].cpu().numpy(), points[order].cpu().numpy(), scores[order].cpu().numpy()
+        # NMS in the network input's pixels (as official), then back to the photo's by the one factor.
+        to_pixels = torch.tensor([input_w, input_h], device=boxes.device, dtype=boxes.dtype)
+        boxes = (boxes * to_pixels.repeat(2)).cpu().numpy()
+        points = (points * to_pixels).cpu().numpy()
+        scores = scores.cpu().numpy()
+        kept = suppress_overlaps(boxes, scores, NMS_THRESHOLD)
+        boxes, points, scores = boxes[kept] / scale, points[kept] / scale, scores[kept]
         return [Face(tuple(float(v) for v in box), float(score), landmarks.astype(np.float64))
                 for box, score, landmarks in zip(boxes, scores, points)]

@@ -1,7 +1,7 @@
 """Face geometry: which faces to restore, alignment to GPEN's template, soft masks and paste-back.
 
 Pure functions on numpy arrays; images are HxWx3 uint8 RGB. Facts follow the official pipeline
-(``../shared/reference/PIPELINE.md``); the places where we differ are marked "Differs:".
+(``reference/PIPELINE.md``); the places where we differ are marked "Differs:".
 """
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ MASK_BLUR_SIGMA = 4.0
 NON_FACE_CLASSES = (0, 14, 18)
 SMALL_FACE_KERNEL = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32) / 16
 BLEND_BAND_PX = 1 << 20     # pixels blended per step of paste_faces (bounds its temporary memory)
+# Where faces overlap, a later face takes a pixel only where its mask is larger by more than this, so
+# that float rounding (about 1e-7 in float32) never decides between two faces whose masks are equal.
+MASK_TIE_MARGIN = 1e-5
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,10 @@ def soften_small_face(crop: np.ndarray) -> np.ndarray:
 
 
 def mask_from_parsing(classes: np.ndarray, size_px: int) -> np.ndarray:
-    """Soft paste mask from a 512x512 map of parsing classes, resized to the crop size."""
-    mask = (~np.isin(classes, NON_FACE_CLASSES)).astype(np.float32)
+    """Soft paste mask from a 512x512 map of parsing classes, resized to the crop size (float32).
+
+    Blurred in float64, as the official code does, then stored as float32."""
+    mask = (~np.isin(classes, NON_FACE_CLASSES)).astype(np.float64)
     border = MASK_BORDER_PX
     mask[:border, :] = 0
     mask[-border:, :] = 0
@@ -124,6 +129,7 @@ def mask_from_parsing(classes: np.ndarray, size_px: int) -> np.ndarray:
     mask[:, -border:] = 0
     for _ in range(2):
         mask = cv2.GaussianBlur(mask, (MASK_BLUR_KERNEL_PX, MASK_BLUR_KERNEL_PX), MASK_BLUR_SIGMA)
+    mask = mask.astype(np.float32)
     if size_px != mask.shape[0]:
         mask = cv2.resize(mask, (size_px, size_px), interpolation=cv2.INTER_LINEAR)
     return mask
@@ -157,7 +163,8 @@ def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: floa
     """Composite restored faces onto a copy of the photo at its own resolution.
 
     Where faces overlap, each pixel takes the face whose mask is largest there (as the official
-    code). Only each face's bounding region is touched.
+    code); where two masks are equal within ``MASK_TIE_MARGIN`` the earlier face keeps the pixel, so
+    that float rounding never picks the face. Only each face's bounding region is touched.
     Differs: strength blends in photo space (``photo + strength * mask * (face - photo)``) instead of
     blending the crops before warping, so strength 0 returns the photo exactly.
     """
@@ -181,7 +188,7 @@ def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: floa
         mask = _warp_back(face.mask.astype(np.float32), face.matrix, region)
         pixels = _warp_back(face.crop, face.matrix, region)
         local = (slice(y0 - uy0, y1 - uy0), slice(x0 - ux0, x1 - ux0))
-        wins = mask > union_mask[local]
+        wins = mask > union_mask[local] + MASK_TIE_MARGIN
         np.copyto(union_mask[local], mask, where=wins)
         np.copyto(union_faces[local], pixels, where=wins[..., None])
     weight = np.clip(strength, 0.0, 1.0)

@@ -116,3 +116,39 @@ def test_select_faces_all_largest_centre_and_minimum_size():
     assert faces.select_faces(found, "center", (1000, 1000)) == [central]
     assert faces.select_faces(found, "all", (1000, 1000), min_face_px=50) == [big, central]
     assert faces.select_faces([], "largest", (10, 10)) == []
+
+
+def _two_overlapping_faces(noise_seed: int | None) -> list[faces.RestoredFace]:
+    """Two real-shaped faces (masks from a parsing map) overlapping across the middle of a photo; with
+    ``noise_seed`` the masks get float32-sized rounding noise, as warps and resizes give."""
+    classes = np.zeros((512, 512), np.uint8)
+    classes[60:460, 90:420] = 1   # skin
+    mask = faces.mask_from_parsing(classes, 256)
+    masks = [mask.copy(), mask.copy()]
+    if noise_seed is not None:
+        rng = np.random.default_rng(noise_seed)
+        masks = [np.clip(m + rng.uniform(-2e-7, 2e-7, m.shape).astype(np.float32), 0, 1) for m in masks]
+    crops = [np.full((256, 256, 3), (250, 30, 30), np.uint8), np.full((256, 256, 3), (30, 30, 250), np.uint8)]
+    # the second face sits 40 px to the right of the first: their saturated middles overlap
+    matrices = [np.array([[1.0, 0, -20], [0, 1.0, -20]]), np.array([[1.0, 0, -60], [0, 1.0, -20]])]
+    return [faces.RestoredFace(crop, m, matrix) for crop, m, matrix in zip(crops, masks, matrices)]
+
+
+def test_the_paste_mask_is_blurred_in_float64_as_official():
+    classes = np.zeros((512, 512), np.uint8)
+    classes[100:400, 120:380] = 1
+    reference = (classes > 0).astype(np.float64)
+    reference[:26], reference[-26:], reference[:, :26], reference[:, -26:] = 0, 0, 0, 0
+    for _ in range(2):
+        reference = cv2.GaussianBlur(reference, (101, 101), 4)
+    assert np.array_equal(faces.mask_from_parsing(classes, 512), reference.astype(np.float32))
+
+
+def test_overlapping_faces_with_equal_masks_are_not_decided_by_rounding():
+    photo = np.full((300, 320, 3), 128, np.uint8)
+    clean = faces.paste_faces(photo, _two_overlapping_faces(None))
+    # in the overlap both masks are 1: the first (red) face keeps the pixels
+    assert clean[120, 150].tolist() == [250, 30, 30]
+    for seed in range(3):
+        noisy = faces.paste_faces(photo, _two_overlapping_faces(seed))
+        assert np.abs(noisy.astype(int) - clean.astype(int)).max() <= 1, seed
