@@ -35,9 +35,12 @@ MAX_BATCH_SIZE = 64
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """How to build an engine. ``model`` is a registry name or a checkpoint path."""
+    """How to build an engine. ``model`` is a registry name or a checkpoint path; ``detector`` one of
+    ``registry.DETECTOR_CHOICES``. ``precision`` is the restorer's: the detector and the parser run in
+    float32 (bf16 detection moved landmarks by up to 2 px in a measurement with the official weights)."""
 
     model: str = registry.DEFAULT_RESTORER
+    detector: registry.DetectorChoice = registry.DEFAULT_DETECTOR
     device: str = "auto"
     precision: str = "auto"
     batch_size: int = 4
@@ -48,6 +51,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if not 1 <= int(self.batch_size) <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
+        if self.detector not in registry.DETECTOR_CHOICES:
+            raise ValueError(f"detector must be one of {registry.DETECTOR_CHOICES}, got {self.detector!r}")
 
 
 @dataclass(frozen=True)
@@ -137,11 +142,12 @@ class Engine:
         if self.config.compile:
             self.restorer = compile_restorer(self.restorer)
         self.size_px = int(restorer.size)
-        # The detector and the parser run in the same precision as the restorer.
+        # The detector and the parser stay in float32 whatever the restorer's precision: reduced precision
+        # moves landmarks (and so the whole alignment), and the parser's masks were not measured in it.
         self.detector = detector or FaceDetector.from_file(
-            resolve_model_file(registry.DETECTOR, **resolve), self.plan.device, self.plan.dtype)
+            resolve_model_file(self.config.detector, **resolve), self.plan.device, torch.float32)
         self.parser = parser or FaceParser.from_file(
-            resolve_model_file(registry.PARSER, **resolve), self.plan.device, self.plan.dtype)
+            resolve_model_file(registry.PARSER, **resolve), self.plan.device, torch.float32)
         if self.config.compile:   # new wrappers: the originals may be shared with other engines
             if isinstance(self.parser, FaceParser):
                 self.parser = FaceParser(CompiledModule(self.parser.model), self.parser.device, self.parser.dtype)

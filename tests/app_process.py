@@ -73,10 +73,11 @@ def start_app(folder: Path, models: Path, *args: str) -> AppProcess:
 
 
 def start_app_with_tiny_models(folder: Path, *args: str) -> AppProcess:
-    """The app over a models folder holding the tiny test checkpoints (GPEN-BFR-512 and -256)."""
+    """The app over a models folder holding the tiny test checkpoints (GPEN-BFR-512 and -256, and the
+    tiny detector under both detectors' names)."""
     import tiny_models
 
     models = folder / "models"
     tiny_models.make_tiny_models(models)
-    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256")
+    tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256", detector_name="retinaface-mobile0.25")
     return start_app(folder, models, *args)

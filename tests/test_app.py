@@ -204,10 +204,12 @@ def test_without_model_files_the_app_starts_and_enhance_explains(empty_app):
 def test_settings_survive_a_round_trip_and_bad_values_fall_back(tmp_path):
     path = tmp_path / "settings.json"
     assert load_settings(path) == Settings()
-    chosen = Settings(device="cpu", batch_size=16, model="GPEN-BFR-256", output_format="webp", quality=80)
+    chosen = Settings(device="cpu", batch_size=16, model="GPEN-BFR-256", detector="retinaface-mobile0.25",
+                      output_format="webp", quality=80)
     save_settings(chosen, path)
     assert load_settings(path) == chosen
-    path.write_text(json.dumps({"batch_size": 999, "model": "GPEN-BFR-256", "colour": "red"}))
+    assert json.loads(path.read_text())["detector"] == "retinaface-mobile0.25"
+    path.write_text(json.dumps({"batch_size": 999, "model": "GPEN-BFR-256", "colour": "red", "detector": "yolo"}))
     assert load_settings(path) == Settings(model="GPEN-BFR-256")
     path.write_text("{not json")
     assert load_settings(path) == Settings()
@@ -235,7 +237,21 @@ def test_status_names_the_gpu_and_its_memory(monkeypatch):
     state = EngineState(Settings(), True, "GPEN-BFR-512", "cuda", "bf16", 4)
     text = status.render_status(state, "en", Path("models"), Path("settings.json"), Path("outputs"))
     assert "NVIDIA Test GPU, 8.0 GB (6.0 GB free)" in text
-    assert "GPEN-BFR-512 on cuda (bf16), batch size 4" in text
+    assert "GPEN-BFR-512 on cuda (bf16), batch size 4, detector retinaface-r50" in text
+
+
+@pytest.mark.parametrize("detector, wanted, not_wanted", [
+    ("retinaface-r50", "detection_Resnet50_Final.pth", "detection_mobilenet0.25_Final.pth"),
+    ("retinaface-mobile0.25", "detection_mobilenet0.25_Final.pth", "detection_Resnet50_Final.pth"),
+])
+def test_the_model_files_table_marks_the_chosen_detector_as_needed(tmp_path, detector, wanted, not_wanted):
+    from webui import status
+
+    table = status.render_model_files("GPEN-BFR-512", "en", tmp_path, detector)
+    rows = {line.split("`")[1]: line for line in table.splitlines() if line.startswith("| `")}
+    assert "| yes |" in rows[wanted] and "| yes |" not in rows[not_wanted]
+    assert [spec.file_name for spec in status.missing_models("GPEN-BFR-512", tmp_path, detector)] == \
+        ["GPEN-BFR-512.pth", wanted, "parsing_parsenet.pth"]
 
 
 def test_every_string_has_a_chinese_translation():

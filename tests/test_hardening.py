@@ -407,7 +407,7 @@ def blind_run(models_folder, tmp_path_factory) -> tuple[CliRun, list[dict], Path
     blind = tmp_path_factory.mktemp("blind_models")
     for path in models_folder.iterdir():
         shutil.copy(path, blind / path.name)
-    detector = blind / registry.get_spec(registry.DETECTOR).file_name
+    detector = blind / registry.get_spec(registry.DEFAULT_DETECTOR).file_name
     torch.save(tiny_models.tiny_detector_state_dict(finds="none"), detector)
     work = tmp_path_factory.mktemp("blind_run")
     photos = work / "in"
@@ -677,7 +677,7 @@ def damaged(kind: str, data: bytes) -> bytes:
     return {"empty": b"", "truncated": data[: len(data) // 2], "error page": page}[kind]
 
 
-MODEL_KINDS = {"restorer": registry.DEFAULT_RESTORER, "detector": registry.DETECTOR, "parser": registry.PARSER}
+MODEL_KINDS = {"restorer": registry.DEFAULT_RESTORER, "detector": registry.DEFAULT_DETECTOR, "parser": registry.PARSER}
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "error page"])

@@ -510,17 +510,18 @@ def test_the_page_events_cannot_be_called_by_name(app, client, name):
         assert response.status_code == 404, (route, response.status_code, response.text)
 
 
-SETTINGS = ["cpu", "auto", 4, "GPEN-BFR-512", "png", 95, 100]   # device, precision, batch size, model, format,
-#                                                                 quality, largest input in megapixels
+# device, precision, batch size, model, detector, format, quality, largest input in megapixels
+SETTINGS = ["cpu", "auto", 4, "GPEN-BFR-512", "retinaface-r50", "png", 95, 100]
 BAD_SETTINGS = {
     "batch size 10^6": (2, 10 ** 6, "greater than maximum value 64"),
     "batch size 0": (2, 0, "less than minimum value 1"),
     "device cuda:9": (0, "cuda:9", "not in the list of choices"),
     "precision fp4": (1, "fp4", "not in the list of choices"),
     "model /etc/passwd": (3, "/etc/passwd", "not in the list of choices"),
-    "format exe": (4, "exe", "not in the list of choices"),
-    "quality 1000": (5, 1000, "greater than maximum value 100"),
-    "10^9 megapixels": (6, 10 ** 9, "greater than maximum value"),
+    "detector yolo": (4, "yolo", "not in the list of choices"),
+    "format exe": (5, "exe", "not in the list of choices"),
+    "quality 1000": (6, 1000, "greater than maximum value 100"),
+    "10^9 megapixels": (7, 10 ** 9, "greater than maximum value"),
 }
 
 
@@ -562,7 +563,7 @@ def test_the_settings_handler_builds_only_the_models_it_offers(tmp_path):
         handlers = Handlers(holder, RequestFolders(tmp_path / "requests"), settings_file, models_folder=tmp_path)
         assert started_with in handlers.offered_models and "GPEN-BFR-256" in handlers.offered_models
         with pytest.warns(UserWarning, match="The model must be one of"):
-            handlers.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "png", 95, 100)
+            handlers.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, 100)
     assert built == [] and not settings_file.exists()
 
 

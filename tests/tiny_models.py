@@ -73,13 +73,13 @@ def tiny_parser_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def make_tiny_models(folder: Path, restorer_name: str = registry.DEFAULT_RESTORER,
-                     detector_finds: str = "grid") -> dict[str, Path]:
-    """Write a tiny restorer (under a registry name), detector and parser into ``folder``."""
+                     detector_finds: str = "grid", detector_name: str = registry.DEFAULT_DETECTOR) -> dict[str, Path]:
+    """Write a tiny restorer and detector (under registry names) and parser into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "restorer": folder / registry.get_spec(restorer_name).file_name,
-        "detector": folder / registry.get_spec(registry.DETECTOR).file_name,
+        "detector": folder / registry.get_spec(detector_name).file_name,
         "parser": folder / registry.get_spec(registry.PARSER).file_name,
     }
     torch.save(tiny_gpen_state_dict(), paths["restorer"])

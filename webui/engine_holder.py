@@ -56,9 +56,9 @@ class EngineHolder:
 
     def _build(self, settings: Settings) -> Engine:
         """A new engine for ``settings``; never downloads (the Settings tab's button does that)."""
-        return Engine(EngineConfig(model=settings.model, device=settings.device, precision=settings.precision,
-                                   batch_size=settings.batch_size, models_folder=self.models_folder,
-                                   download=False))
+        return Engine(EngineConfig(model=settings.model, detector=settings.detector, device=settings.device,
+                                   precision=settings.precision, batch_size=settings.batch_size,
+                                   models_folder=self.models_folder, download=False))
 
     @property
     def settings(self) -> Settings:

@@ -23,6 +23,7 @@ import numpy as np
 from gpen import Engine, EnhanceOptions, EnhanceResult
 from gpen.batch import FileReport, SaveOptions, process_files, write_report
 from gpen.errors import GpenError, ImageReadError, ModelFileError
+from gpen.registry import DETECTOR_CHOICES
 from gpen.images import LoadedImage, load_image, plan_output_paths, save_image
 from gpen.weights import resolve_model_file
 
@@ -263,12 +264,13 @@ class Handlers:
 
     # ---- the Settings tab -----------------------------------------------------------------------
     def apply_settings(self, request: gr.Request, device: str, precision: str, batch_size: float, model: str,
-                       output_format: str, quality: float, max_megapixels: float) -> tuple:
+                       detector: str, output_format: str, quality: float, max_megapixels: float) -> tuple:
         """Build the engine for the new settings, swap it in, save the settings."""
         language = language_of_request(request)
         try:
             wanted = Settings(device=device, precision=precision, batch_size=int(round(batch_size)),
-                              model=(model or "").strip(), output_format=output_format, quality=int(round(quality)),
+                              model=(model or "").strip(), detector=detector, output_format=output_format,
+                              quality=int(round(quality)),
                               max_pixels=int(round(float(max_megapixels) * 1_000_000)))
         except (ValueError, TypeError) as error:
             gr.Warning(text("bad_setting", language, error=error))
@@ -296,10 +298,12 @@ class Handlers:
         return self.settings_view(language)
 
     def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
-                        model: str | None = None) -> tuple:
-        """Download the files the chosen model needs that are missing, then load the engine if none is."""
+                        model: str | None = None, detector: str | None = None) -> tuple:
+        """Download the files the chosen model and detector need that are missing, then load the engine
+        if none is."""
         language = language_of_request(request)
-        missing = missing_models((model or self.holder.settings.model).strip(), self.models_folder)
+        detector = detector if detector in DETECTOR_CHOICES else self.holder.settings.detector
+        missing = missing_models((model or self.holder.settings.model).strip(), self.models_folder, detector)
         if not missing:
             gr.Info(text("nothing_to_download", language))
         for spec in missing:
@@ -323,10 +327,10 @@ class Handlers:
         settings = self.holder.settings
         state = self.holder.state()
         status = render_status(state, language, self.models_folder, self.settings_file, outputs_root())
-        files = render_model_files(settings.model, language, self.models_folder)
+        files = render_model_files(settings.model, language, self.models_folder, settings.detector)
         banner = gr.update(value=text("models_missing_banner", language), visible=not state.loaded)
-        return (settings.device, settings.precision, settings.batch_size, settings.model, settings.output_format,
-                settings.quality, settings.max_pixels / 1_000_000, status, files, banner)
+        return (settings.device, settings.precision, settings.batch_size, settings.model, settings.detector,
+                settings.output_format, settings.quality, settings.max_pixels / 1_000_000, status, files, banner)
 
     def page_load(self, request: gr.Request) -> tuple:
         """On every page load: the current settings (they may have changed since the page was built) and

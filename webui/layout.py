@@ -14,6 +14,7 @@ from gpen.devices import PRECISION_CHOICES
 from gpen.engine import MAX_BATCH_SIZE
 from gpen.faces import FACE_CHOICES
 from gpen.images import OUTPUT_FORMATS
+from gpen.registry import DETECTOR_CHOICES
 
 from . import options as controls
 from .handlers import Handlers
@@ -141,6 +142,8 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
                                            elem_id="settings-batch-size")
                     model = gr.Dropdown(list(handlers.offered_models), value=settings.model, label=t("model"),
                                         info=t("model_info"), elem_id="settings-model")
+                    detector = gr.Radio(list(DETECTOR_CHOICES), value=settings.detector, label=t("detector"),
+                                        info=t("detector_info"), elem_id="settings-detector")
                     output_format = gr.Radio([(FORMAT_LABELS[name], name) for name in OUTPUT_FORMATS],
                                              value=settings.output_format, label=t("output_format"),
                                              elem_id="settings-format")
@@ -174,9 +177,9 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
             api_batch_button = gr.Button()
 
         # ---- wiring ----
-        settings_outputs = [device, precision, batch_size, model, output_format, quality, max_megapixels, status,
-                            model_files, banner]
-        settings_inputs = [device, precision, batch_size, model, output_format, quality, max_megapixels]
+        settings_outputs = [device, precision, batch_size, model, detector, output_format, quality, max_megapixels,
+                            status, model_files, banner]
+        settings_inputs = [device, precision, batch_size, model, detector, output_format, quality, max_megapixels]
         gpu = dict(concurrency_id=GPU_QUEUE, concurrency_limit=1)
         page = dict(api_visibility="private")   # the page's own events; the public API is below
 
@@ -193,7 +196,7 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
         apply_button.click(handlers.apply_settings, settings_inputs, settings_outputs, api_name="page_apply",
                            **gpu, **page)
         reload_button.click(handlers.reload_model, None, settings_outputs, api_name="page_reload", **gpu, **page)
-        download_button.click(handlers.download_models, [model], settings_outputs, api_name="page_download",
+        download_button.click(handlers.download_models, [model, detector], settings_outputs, api_name="page_download",
                               concurrency_id=DOWNLOAD_QUEUE, concurrency_limit=1, **page)
         demo.load(handlers.page_load, None, [*settings_outputs, batch_table], queue=False, api_name="page_load",
                   **page)

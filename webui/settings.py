@@ -29,7 +29,7 @@ MAX_MAX_PIXELS = 1_000_000_000      # 1 gigapixel
 
 @dataclass(frozen=True)
 class Settings:
-    """The engine's settings (device, precision, batch size, model) and how results are written."""
+    """The engine's settings (device, precision, batch size, model, detector) and how results are written."""
 
     device: str = "auto"
     precision: str = "auto"
@@ -38,6 +38,7 @@ class Settings:
     output_format: str = "png"
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
+    detector: str = registry.DEFAULT_DETECTOR
 
     def __post_init__(self) -> None:
         if self.device not in DEVICE_CHOICES:
@@ -49,6 +50,8 @@ class Settings:
             raise ValueError(f"batch_size must be a whole number from 1 to {MAX_BATCH_SIZE}, got {self.batch_size!r}")
         if not isinstance(self.model, str) or not self.model.strip():
             raise ValueError(f"model must be a model name or a checkpoint path, got {self.model!r}")
+        if self.detector not in registry.DETECTOR_CHOICES:
+            raise ValueError(f"detector must be one of {registry.DETECTOR_CHOICES}, got {self.detector!r}")
         if self.output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {self.output_format!r}")
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
@@ -57,9 +60,9 @@ class Settings:
                 or not MIN_MAX_PIXELS <= self.max_pixels <= MAX_MAX_PIXELS:
             raise ValueError(f"max_pixels must be from {MIN_MAX_PIXELS} to {MAX_MAX_PIXELS}, got {self.max_pixels!r}")
 
-    def engine_fields(self) -> tuple[str, str, int, str]:
+    def engine_fields(self) -> tuple[str, str, int, str, str]:
         """The settings that need a new engine when they change."""
-        return self.device, self.precision, self.batch_size, self.model
+        return self.device, self.precision, self.batch_size, self.model, self.detector
 
 
 def offered_models(started_with: str) -> tuple[str, ...]:

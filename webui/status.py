@@ -35,17 +35,18 @@ def restorer_name(model: str) -> str | None:
     return spec.name if spec.kind == "restorer" else None
 
 
-def needed_models(model: str) -> list[str]:
-    """Registry names of the files the model needs (the restorer, unless it is a path, and the helpers)."""
+def needed_models(model: str, detector: str = registry.DEFAULT_DETECTOR) -> list[str]:
+    """Registry names of the files the settings need: the restorer (unless it is a path), the chosen
+    detector and the parser."""
     name = restorer_name(model)
-    return ([name] if name else []) + [registry.get_spec(registry.DETECTOR).name,
-                                       registry.get_spec(registry.PARSER).name]
+    return ([name] if name else []) + [registry.get_spec(detector).name, registry.get_spec(registry.PARSER).name]
 
 
-def missing_models(model: str, folder: Path | None = None) -> list[registry.ModelSpec]:
-    """The registry files the model needs that are not in the model folder."""
+def missing_models(model: str, folder: Path | None = None,
+                   detector: str = registry.DEFAULT_DETECTOR) -> list[registry.ModelSpec]:
+    """The registry files the settings need that are not in the model folder."""
     present = {spec.name for spec, _, exists in registry.model_status(folder) if exists}
-    return [registry.get_spec(name) for name in needed_models(model) if name not in present]
+    return [registry.get_spec(name) for name in needed_models(model, detector) if name not in present]
 
 
 def render_status(state: EngineState, language: str, folder: Path | None, settings_file: Path,
@@ -62,7 +63,8 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
         lines.append("- " + text("status_cuda_no", language, reason=text(reason, language)))
     if state.loaded:
         lines.append("- " + text("status_loaded", language, model=state.model_name, device=state.device,
-                                 precision=state.precision, batch_size=state.batch_size))
+                                 precision=state.precision, batch_size=state.batch_size,
+                                 detector=state.settings.detector))
         if state.note:
             lines.append("- " + text("status_note", language, note=state.note))
     else:
@@ -77,10 +79,11 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
     return "\n".join(lines)
 
 
-def render_model_files(model: str, language: str, folder: Path | None) -> str:
-    """The table of model files: which the model needs, which are there, where to get each."""
+def render_model_files(model: str, language: str, folder: Path | None,
+                       detector: str = registry.DEFAULT_DETECTOR) -> str:
+    """The table of model files: which the settings need, which are there, where to get each."""
     folder = Path(folder) if folder is not None else registry.models_dir()
-    needed = set(needed_models(model))
+    needed = set(needed_models(model, detector))
     lines = [f"#### {text('status_files', language)}", "",
              f"| {text('status_file', language)} | {text('status_needed', language)} | "
              f"{text('column_status', language)} | {text('status_source', language)} |",
