@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -22,14 +23,19 @@ from typing import Callable, Literal, Sequence
 import cv2
 import numpy as np
 
+from . import adjustments
 from .engine import Engine, EnhanceOptions, EnhanceResult, PhotoJob
 from .errors import GpenError, ImageReadError, ImageWriteError
-from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, LoadedImage, load_image, plan_output_paths,
-                     remove_stale_temporaries, save_image)
+from .faces import paste_faces
+from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS, LoadedImage,
+                     OutputFormat, load_image, plan_output_paths, remove_stale_temporaries, save_image)
 
 log = logging.getLogger(__name__)
 
 FileStatus = Literal["ok", "no_faces", "skipped", "failed"]
+RESULTS_MANIFEST = ".gpen-results.txt"
+"""Kept in an output folder: the names of the results written there, so that a folder is never taken
+as its own input (a rerun into the input folder would otherwise restore its own outputs)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class FileReport:
     faces: int = 0
     seconds: float = 0.0
     error: str | None = None
+    note: str | None = None
+    """Something the person should know about a result (only the first frame of an animated GIF...)."""
 
     @property
     def succeeded(self) -> bool:
@@ -50,12 +58,43 @@ class FileReport:
 
 @dataclass(frozen=True)
 class SaveOptions:
-    """How results are written: format (None keeps each input's own) and JPEG/WebP quality."""
+    """How results are written: format ("same" or None keeps each input's own), JPEG/WebP quality, and
+    whether to drop the EXIF (with GPS), XMP and text (the colour profile always stays)."""
 
-    ext: str | None = None
+    ext: OutputFormat | None = "same"
     quality: int = 95
     skip_existing: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    strip_metadata: bool = False
+
+    @property
+    def extension(self) -> str | None:
+        """The output extension, or None for each input's own."""
+        return None if self.ext in (None, "same") else self.ext
+
+
+def write_result(target: Path, loaded: LoadedImage, result: EnhanceResult, options: EnhanceOptions,
+                 save: SaveOptions) -> str | None:
+    """Write one restored photo as its input came in: metadata and colour profile, grayscale, alpha, and
+    16 bits per sample where the input had them (the faces pasted again at 16 bits, so that every pixel
+    outside them keeps the input's exact value). Returns a note for the report, or None."""
+    notes = []
+    if loaded.frames > 1:
+        kind = "page" if loaded.format == "TIFF" else "frame"
+        notes.append(f"only the first {kind} of {loaded.frames} was restored")
+    pixels, alpha = result.image, _fit_alpha(loaded.alpha, result.image.shape[:2])
+    if loaded.rgb16 is not None:
+        whole_photo_changed = options.aligned or any(getattr(options, name) for name in adjustments.CONTROL_RANGES)
+        if whole_photo_changed:
+            pixels = result.image.astype(np.uint16) * np.uint16(257)
+            notes.append("16-bit input: the whole-photo controls work at 8 bits, so every pixel is the 8-bit "
+                         "result scaled to 16 bits")
+        else:
+            pixels = paste_faces(loaded.rgb16, result.pasted, options.strength)
+        alpha = _fit_alpha(loaded.alpha16, pixels.shape[:2])
+    metadata = loaded.metadata.strip_personal() if save.strip_metadata else loaded.metadata
+    save_image(target, pixels, alpha, quality=save.quality, metadata=metadata, gray=loaded.gray)
+    return "; ".join(notes) or None
 
 
 ProgressCallback = Callable[[int, int, FileReport], None]
@@ -64,23 +103,40 @@ ProgressCallback = Callable[[int, int, FileReport], None]
 def find_inputs(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[FileReport]]:
     """Expand files, folders (their image files, sorted) and glob patterns into input files.
 
-    Returns (files, failed rows for items that matched nothing). Files named directly are kept
-    whatever their extension, so that a bad file gets its own error row.
+    Returns (files, failed rows for items that matched nothing and for image files this loader cannot
+    read, such as HEIC). Files named directly are kept whatever their extension, so that a bad file gets
+    its own error row. Results this program wrote (listed in their folder's ``RESULTS_MANIFEST``) are
+    left out of folders and patterns, so that no run restores its own outputs.
     """
     files: list[Path] = []
     missing: list[FileReport] = []
+    manifests: dict[Path, frozenset[str]] = {}
+
+    def add_found(found: Sequence[Path]) -> None:
+        for child in found:
+            if child.parent not in manifests:
+                manifests[child.parent] = _results_in(child.parent)
+            if child.name in manifests[child.parent]:
+                continue
+            suffix = child.suffix.lower()
+            if suffix in SUPPORTED_INPUT_EXTENSIONS:
+                files.append(child)
+            elif suffix in UNREADABLE_IMAGE_EXTENSIONS:
+                missing.append(FileReport(str(child), None, "failed", error=(
+                    f"{child.name}: {suffix[1:].upper()} images cannot be read here; convert it to JPEG, PNG "
+                    "or TIFF first")))
+
     for item in items:
         text = os.fspath(item)
         path = Path(text)
         if path.is_dir():
-            files.extend(sorted(child for child in path.iterdir()
-                                if child.is_file() and child.suffix.lower() in SUPPORTED_INPUT_EXTENSIONS))
+            add_found(sorted(child for child in path.iterdir() if child.is_file()))
         elif path.exists():
             files.append(path)
         elif glob.has_magic(text):
             matches = sorted(Path(match) for match in glob.glob(text, recursive=True) if Path(match).is_file())
             if matches:
-                files.extend(matches)
+                add_found(matches)
             else:
                 missing.append(FileReport(text, None, "failed", error=f"no file matches {text}"))
         else:
@@ -89,13 +145,35 @@ def find_inputs(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Fi
     return unique, missing
 
 
+def _results_in(folder: Path) -> frozenset[str]:
+    """The names ``RESULTS_MANIFEST`` lists in ``folder`` (none when there is no manifest)."""
+    try:
+        return frozenset((folder / RESULTS_MANIFEST).read_text(encoding="utf-8", errors="surrogateescape")
+                         .splitlines())
+    except OSError:
+        return frozenset()
+
+
+def _remember_result(target: Path) -> None:
+    """Add a written result to its folder's manifest (best effort: a result without it is still fine)."""
+    try:
+        with open(target.parent / RESULTS_MANIFEST, "a", encoding="utf-8", errors="surrogateescape") as manifest:
+            manifest.write(target.name + "\n")
+    except OSError as error:
+        log.warning("could not note %s in %s: %s", target.name, RESULTS_MANIFEST, error)
+
+
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
-                  save: SaveOptions | None = None, on_progress: ProgressCallback | None = None) -> list[FileReport]:
-    """Restore every input into ``out_dir``; one report per input, in input order."""
+                  save: SaveOptions | None = None, on_progress: ProgressCallback | None = None,
+                  stop: threading.Event | None = None) -> list[FileReport]:
+    """Restore every input into ``out_dir``; one report per input, in input order.
+
+    When ``stop`` is set, the photos in progress are finished and written and the rest are reported
+    "not processed: interrupted"."""
     options = options or EnhanceOptions()
     save = save or SaveOptions()
     inputs = [Path(item) for item in inputs]
-    outputs = plan_output_paths(inputs, Path(out_dir), save.ext)
+    outputs = plan_output_paths(inputs, Path(out_dir), save.extension)
     reports: dict[int, FileReport] = {}
     done = 0
 
@@ -138,8 +216,10 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
             if not result.ok:
                 return FileReport(source, None, "failed", result.face_count, spent, result.error), False
             try:
-                spent += _timed_save(outputs[index], result.image,
-                                     _fit_alpha(image.alpha, result.image.shape[:2]), save.quality)
+                started = time.perf_counter()
+                note = write_result(outputs[index], image, result, options, save)
+                _remember_result(outputs[index])
+                spent += time.perf_counter() - started
             except ImageWriteError as error:
                 cause = error.__cause__
                 full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -149,7 +229,7 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
                 return FileReport(source, None, "failed", result.face_count, spent,
                                   f"Cannot write {outputs[index]}: {type(error).__name__}: {error}"), False
             status: FileStatus = "ok" if result.face_count or options.aligned else "no_faces"
-            return FileReport(source, str(outputs[index]), status, result.face_count, spent), False
+            return FileReport(source, str(outputs[index]), status, result.face_count, spent, note=note), False
 
         upcoming = preparer.submit(prepare, chunks[0]) if chunks else None
         in_flight: list[tuple[int, Future]] = []
@@ -157,6 +237,8 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
             prepared = upcoming.result()
             # The previous chunk is written before the next one is read: two chunks in memory at most.
             stopped = stopped or _collect(in_flight, record)
+            if stop is not None and stop.is_set():
+                stopped = stopped or "interrupted"
             if stopped:
                 break
             upcoming = preparer.submit(prepare, chunks[number + 1]) if number + 1 < len(chunks) else None
@@ -172,8 +254,8 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
             upcoming.cancel()
     for index in range(len(inputs)):
         if index not in reports:
-            record(index, FileReport(str(inputs[index]), None, "failed",
-                                     error=f"not processed: the run stopped ({stopped})"))
+            reason = "interrupted" if stopped == "interrupted" else f"the run stopped ({stopped})"
+            record(index, FileReport(str(inputs[index]), None, "failed", error=f"not processed: {reason}"))
     return [reports[index] for index in range(len(inputs))]
 
 
@@ -222,12 +304,6 @@ def _finish_one(engine: Engine, job: PhotoJob, options: EnhanceOptions) -> Enhan
     except Exception as error:  # noqa: BLE001
         log.exception("pasting a photo failed")
         return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {type(error).__name__}: {error}")
-
-
-def _timed_save(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, quality: int) -> float:
-    started = time.perf_counter()
-    save_image(path, rgb, alpha, quality=quality)
-    return time.perf_counter() - started
 
 
 def _collect(in_flight: list[tuple[int, Future]], record: Callable[[int, FileReport], None]) -> str | None:

@@ -1,15 +1,21 @@
 """Command line: ``python -m gpen INPUT... -o OUTDIR``.
 
 Exit status: 0 when every input succeeded (a photo without faces is a success), 1 when any failed,
-2 for bad usage.
+2 for bad usage (including a report or output folder that cannot be used, found before any work),
+130 when stopped with Ctrl-C.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import signal
 import sys
+import tempfile
+import threading
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -91,8 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--faces", choices=FACE_CHOICES, default="all", help="which faces to restore")
     parser.add_argument("--min-face", type=float, default=0.0, metavar="PX", help="skip faces smaller than this")
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
-    parser.add_argument("--ext", choices=OUTPUT_FORMATS, default=None, help="output format (default: the input's)")
+    parser.add_argument("--ext", choices=OUTPUT_FORMATS, default="same",
+                        help="output format (default: same as each input)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100)")
+    parser.add_argument("--strip-metadata", action="store_true",
+                        help="leave out EXIF (with GPS), XMP and text from the results; the colour profile stays")
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose result exists (resume)")
     parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON row per input")
     parser.add_argument("--models-dir", type=Path, default=None, help="folder of model files (default: models/)")
@@ -110,12 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs, missing = find_inputs(args.inputs)
     if not inputs and not missing:
         parser.error("no image files found in the inputs given")
+    earlier = _earlier_report(parser, args.report, inputs)
     try:
         options = enhance_options(args)
         engine = _load_engine(args)
     except (GpenError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    _check_output_folder(parser, args.output)   # created only once there is something to put in it
     if engine.plan.note:
         print(f"note: {engine.plan.note}", file=sys.stderr)
     bar = tqdm(total=len(inputs), unit="photo", disable=args.quiet, file=sys.stderr)
@@ -124,12 +135,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.set_postfix_str(Path(report.input).name[-40:], refresh=False)
         bar.update(1)
 
+    stop = threading.Event()
     try:
-        reports = missing + process_files(engine, inputs, args.output, options,
-                                          SaveOptions(ext=args.ext, quality=args.quality,
-                                                      skip_existing=args.skip_existing), advance)
+        with _first_interrupt_sets(stop):
+            reports = missing + process_files(engine, inputs, args.output, options,
+                                              SaveOptions(ext=args.ext, quality=args.quality,
+                                                          skip_existing=args.skip_existing,
+                                                          strip_metadata=args.strip_metadata), advance, stop)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\nstopped at once (second Ctrl-C); finished results are complete, no report written",
+              file=sys.stderr)
+        return 130
     finally:
         bar.close()
+    reports = [_kept_from(earlier, report) for report in reports]
     if args.report:
         try:
             write_report(reports, args.report)
@@ -138,7 +158,76 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_summary(reports, engine)
             return 1
     _print_summary(reports, engine)
+    if stop.is_set():
+        return 130
     return 0 if all(report.succeeded for report in reports) else 1
+
+
+@contextlib.contextmanager
+def _first_interrupt_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C once: finish the photos in progress, then report (``stop`` is set). Twice: stop at once."""
+    if threading.current_thread() is not threading.main_thread():   # signals reach the main thread only
+        yield
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after the photos in progress (Ctrl-C again to stop at once)", file=sys.stderr)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _earlier_report(parser: argparse.ArgumentParser, report: Path | None,
+                    inputs: Sequence[Path]) -> dict[str, dict]:
+    """The rows of an earlier report at ``report``, by input. A report path that names an input, a
+    folder, or an existing file that is not an earlier report is refused before any work."""
+    if report is None:
+        return {}
+    target = report.resolve()
+    if any(target == Path(item).resolve() for item in inputs):
+        parser.error(f"--report {report} is one of the inputs; it would be overwritten")
+    if target.is_dir():
+        parser.error(f"--report {report} is a folder; give a file name such as report.json")
+    if not target.exists():
+        return {}
+    try:
+        rows = json.loads(target.read_text(encoding="utf-8"))
+        if not isinstance(rows, list) or not all(isinstance(row, dict) and "input" in row and "status" in row
+                                                 for row in rows):
+            raise ValueError("not a list of report rows")
+    except (OSError, ValueError) as error:
+        parser.error(f"--report {report} exists and is not an earlier report of this program ({error}); "
+                     "it would be overwritten: choose another file name")
+    return {row["input"]: row for row in rows}
+
+
+def _kept_from(earlier: dict[str, dict], report: FileReport) -> FileReport:
+    """A skipped file's row as the earlier run reported it, when that run restored it."""
+    row = earlier.get(report.input)
+    if report.status != "skipped" or not row or row.get("status") not in ("ok", "no_faces"):
+        return report
+    try:
+        return FileReport(input=report.input, output=report.output, status=row["status"],
+                          faces=int(row.get("faces") or 0), seconds=float(row.get("seconds") or 0.0),
+                          note="skipped: restored by an earlier run (its row is kept)")
+    except (TypeError, ValueError):
+        return report
+
+
+def _check_output_folder(parser: argparse.ArgumentParser, folder: Path) -> None:
+    """Create the output folder and try writing in it, before any work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".gpen-write-test-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        parser.error(f"the output folder {folder} cannot be created or written ({reason}); nothing was done")
 
 
 def enhance_options(args: argparse.Namespace) -> EnhanceOptions:

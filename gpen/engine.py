@@ -99,6 +99,8 @@ class EnhanceResult:
     faces: tuple[Face, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    pasted: tuple[RestoredFace, ...] = ()
+    """The restored faces as they were pasted (crop, mask, matrix): a 16-bit photo pastes them again."""
 
     @property
     def ok(self) -> bool:
@@ -296,7 +298,8 @@ class Engine:
                 base = adjustments.denoise(job.image, options.denoise)
                 adjusting += time.perf_counter() - adjust_started
                 restored = [soften_if_small(crop, face) for crop, face in zip(restored, job.faces)]
-                pasted = [RestoredFace(crop, mask, matrix) for crop, mask, matrix in zip(restored, masks, job.matrices)]
+                pasted = tuple(RestoredFace(crop, mask, matrix)
+                               for crop, mask, matrix in zip(restored, masks, job.matrices))
                 image = face_geometry.paste_faces(base, pasted, options.strength)
             adjust_started = time.perf_counter()
             image = adjustments.adjust_photo(image, contrast=options.contrast, brightness=options.brightness,
@@ -306,7 +309,7 @@ class Engine:
             return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {error}")
         job.seconds["adjust"] = adjusting
         job.seconds["paste"] = time.perf_counter() - started - job.seconds.get("parse", 0.0) - adjusting
-        return EnhanceResult(image, tuple(job.faces), job.seconds)
+        return EnhanceResult(image, tuple(job.faces), job.seconds, pasted=() if options.aligned else pasted)
 
 
 def soften_if_small(crop: np.ndarray, face: Face) -> np.ndarray:

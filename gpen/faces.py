@@ -162,6 +162,9 @@ def _warp_back(array: np.ndarray, matrix: np.ndarray, region: tuple[int, int, in
 def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: float = 1.0) -> np.ndarray:
     """Composite restored faces onto a copy of the photo at its own resolution.
 
+    The photo may be uint8 or uint16 (a 16-bit file): the 8-bit faces are scaled up to its range and
+    blended at its precision, so pixels outside the masks keep their exact values.
+
     Where faces overlap, each pixel takes the face whose mask is largest there (as the official
     code); where two masks are equal within ``MASK_TIE_MARGIN`` the earlier face keeps the pixel, so
     that float rounding never picks the face. Only each face's bounding region is touched.
@@ -192,6 +195,8 @@ def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: floa
         np.copyto(union_mask[local], mask, where=wins)
         np.copyto(union_faces[local], pixels, where=wins[..., None])
     weight = np.clip(strength, 0.0, 1.0)
+    top_value = float(np.iinfo(image.dtype).max)
+    face_scale = np.float32(top_value / np.iinfo(crop_dtype).max)   # 257 for 8-bit faces on a 16-bit photo
     # Blend a band of rows at a time, so that the float temporaries stay a few megabytes however
     # large the photo (whole-region temporaries took gigabytes on a 24-megapixel group photo).
     band_rows = max(1, BLEND_BAND_PX // (ux1 - ux0))
@@ -200,8 +205,8 @@ def paste_faces(image: np.ndarray, faces: Sequence[RestoredFace], strength: floa
         local_rows = slice(top - uy0, bottom - uy0)
         alpha = (weight * union_mask[local_rows])[..., None]
         base = image[top:bottom, ux0:ux1].astype(np.float32)
-        blended = base + alpha * (union_faces[local_rows].astype(np.float32) - base)
-        result[top:bottom, ux0:ux1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        blended = base + alpha * (union_faces[local_rows].astype(np.float32) * face_scale - base)
+        result[top:bottom, ux0:ux1] = np.clip(np.rint(blended), 0, top_value).astype(image.dtype)
     return result
 
 

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, get_args
 
 import cv2
 import numpy as np
@@ -42,6 +42,7 @@ from PIL import (
 )
 
 from gpen.errors import ImageReadError, ImageTooLargeError, ImageWriteError
+from gpen.metadata import ImageMetadata, add_png_chunks, pillow_save_options, png_metadata_chunks, read_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,13 @@ SUPPORTED_INPUT_EXTENSIONS = frozenset(
 )
 """File extensions (lower case, with the dot) that a batch picks up as inputs."""
 
-OUTPUT_FORMATS = ("png", "jpg", "webp")
-"""Output formats offered to people (CLI choices, UI dropdown)."""
+UNREADABLE_IMAGE_EXTENSIONS = frozenset({".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", ".nef", ".arw",
+                                         ".raf", ".orf", ".rw2", ".psd"})
+"""Image files a folder may hold that this loader cannot read: they get a report row saying so."""
+
+OutputFormat = Literal["same", "png", "jpg", "webp"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
+"""Output formats offered to people (CLI choices, UI radio); "same" keeps each input's own format."""
 
 # Only these PIL formats are ever decoded: others (EPS runs Ghostscript, for one) are refused.
 _READ_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF")
@@ -89,6 +95,12 @@ _OS_REASONS = {
     if (code := getattr(errno, name, None)) is not None
 }
 
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_BAND_ROWS = 256   # rows converted at a time, so that wide temporaries stay small on huge photos
+
+Decoded = tuple[np.ndarray, "np.ndarray | None", "np.ndarray | None", "np.ndarray | None"]
+"""(rgb uint8, alpha uint8, rgb uint16, alpha uint16): the 16-bit arrays only for 16-bit files."""
+
 # Errors PIL raises on data it cannot decode (after the format was recognised).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
@@ -107,6 +119,16 @@ class LoadedImage:
     """The file's own PIL mode before conversion, e.g. "RGB", "CMYK", "I;16", "P"."""
     bit_depth: int
     """8, or 16 when the file stores more than 8 bits per sample (16-bit PNG/TIFF, 32-bit int/float)."""
+    metadata: ImageMetadata = ImageMetadata()
+    """EXIF, ICC profile, resolution, text and XMP, for the output file (``gpen.metadata``)."""
+    gray: bool = False
+    """The file is grayscale (its output is written grayscale too)."""
+    frames: int = 1
+    """Frames or pages in the file; only the first is read."""
+    rgb16: np.ndarray | None = None
+    """HxWx3 uint16, the same pixels at full precision, for files with 16 bits per sample."""
+    alpha16: np.ndarray | None = None
+    """HxW uint16 alpha at full precision, when ``rgb16`` is set and the file has alpha."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,24 +180,34 @@ def _load_from_handle(handle: BinaryIO, name: str, max_pixels: int) -> LoadedIma
         source_format = image.format or "unknown"
         source_mode = image.mode
         bit_depth = _bit_depth(image)
-        _decode(image, name, max_pixels)
+        frames = int(getattr(image, "n_frames", 1) or 1)
         orientation = _orientation(image, name)
         decoded = None
         if bit_depth == 16 and image.mode in ("RGB", "RGBA"):
-            # PIL keeps only the high byte of 16-bit colour samples; OpenCV gives all 16 bits.
+            # PIL keeps only the high byte of 16-bit colour samples; OpenCV gives all 16 bits. PIL's own
+            # decode is skipped: a second copy of a 100-megapixel photo is gigabytes.
             decoded = _decode_sixteen_bit_colour(handle, (height, width), name)
-        rgb, alpha = decoded or _to_rgb_and_alpha(image, name)
+        if decoded is None:
+            _decode(image, name, max_pixels)
+            decoded = _to_rgb_and_alpha(image, name)
+        metadata = read_metadata(image)
     finally:
         image.close()
-    # One orientation step for both decoders, on array views; the copies below make them contiguous.
-    rgb = _apply_orientation(rgb, orientation)
-    alpha = None if alpha is None else _apply_orientation(alpha, orientation)
+    rgb, alpha, rgb16, alpha16 = decoded
+    # One orientation step for every array, on views; the copies below make them contiguous.
+    oriented = [None if array is None else np.ascontiguousarray(_apply_orientation(array, orientation))
+                for array in (rgb, alpha, rgb16, alpha16)]
     return LoadedImage(
-        rgb=np.ascontiguousarray(rgb),
-        alpha=None if alpha is None else np.ascontiguousarray(alpha),
+        rgb=oriented[0],
+        alpha=oriented[1],
         format=source_format,
         source_mode=source_mode,
         bit_depth=bit_depth,
+        metadata=metadata,
+        gray=source_mode in _GRAY_MODES,
+        frames=frames,
+        rgb16=oriented[2],
+        alpha16=oriented[3],
     )
 
 
@@ -284,16 +316,15 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.rot90(array, k=1)  # 8
 
 
-def _decode_sixteen_bit_colour(
-    handle: BinaryIO, shape: tuple[int, int], name: str
-) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Full-precision RGB(A) from a 16-bit PNG or TIFF, or None to keep PIL's 8-bit decode."""
+def _decode_sixteen_bit_colour(handle: BinaryIO, shape: tuple[int, int], name: str) -> Decoded | None:
+    """Full-precision RGB(A) from a 16-bit PNG or TIFF, or None to let PIL decode it at 8 bits."""
     handle.seek(0)
     data = np.frombuffer(handle.read(), dtype=np.uint8)
     try:
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # e.g. over OpenCV's own pixel limit
         decoded = None
+    del data
     if (
         decoded is None
         or decoded.shape[:2] != shape
@@ -303,17 +334,24 @@ def _decode_sixteen_bit_colour(
     ):
         logger.debug("OpenCV could not decode %s at 16 bits; using PIL's 8-bit result.", name)
         return None
-    if decoded.dtype == np.uint16:
-        decoded = _sixteen_to_eight_bits(decoded)
-    rgb = decoded[..., 2::-1]
-    alpha = decoded[..., 3] if decoded.shape[2] == 4 else None
-    return rgb, alpha
+    if decoded.dtype == np.uint8:
+        rgb = decoded[..., 2::-1]
+        return rgb, (decoded[..., 3] if decoded.shape[2] == 4 else None), None, None
+    rgb16 = np.ascontiguousarray(decoded[..., 2::-1])
+    alpha16 = np.ascontiguousarray(decoded[..., 3]) if decoded.shape[2] == 4 else None
+    del decoded
+    return (_sixteen_to_eight_bits(rgb16), None if alpha16 is None else _sixteen_to_eight_bits(alpha16),
+            rgb16, alpha16)
 
 
 def _sixteen_to_eight_bits(values: np.ndarray) -> np.ndarray:
-    """Round value/257 (65535 -> 255, 32896 -> 128), clipping anything outside 0..65535."""
-    wide = np.clip(values.astype(np.int64, copy=False), 0, 65535)
-    return ((wide + 128) // 257).astype(np.uint8)
+    """Round value/257 (65535 -> 255, 32896 -> 128), clipping anything outside 0..65535; a band of
+    rows at a time, so that the wide temporaries stay small."""
+    result = np.empty(values.shape, np.uint8)
+    for top in range(0, values.shape[0], _BAND_ROWS):
+        band = np.clip(values[top:top + _BAND_ROWS].astype(np.int64), 0, 65535)
+        result[top:top + _BAND_ROWS] = (band + 128) // 257
+    return result
 
 
 def _float_to_eight_bits(values: np.ndarray) -> np.ndarray:
@@ -323,19 +361,20 @@ def _float_to_eight_bits(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(finite * scale), 0, 255).astype(np.uint8)
 
 
-def _to_rgb_and_alpha(image: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _to_rgb_and_alpha(image: Image.Image, name: str) -> Decoded:
     mode = image.mode
     if mode.startswith("I"):  # I;16, I;16B, I;16L, I;16N, I (32-bit): 16-bit gray
-        gray = _sixteen_to_eight_bits(np.asarray(image))
-        return np.repeat(gray[..., None], 3, axis=2), None
+        gray16 = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+        gray = _sixteen_to_eight_bits(gray16)
+        return np.repeat(gray[..., None], 3, axis=2), None, np.repeat(gray16[..., None], 3, axis=2), None
     if mode == "F":
         gray = _float_to_eight_bits(np.asarray(image))
-        return np.repeat(gray[..., None], 3, axis=2), None
+        return np.repeat(gray[..., None], 3, axis=2), None, None, None
     try:
         if image.has_transparency_data:
             rgba = np.array(image if mode == "RGBA" else image.convert("RGBA"))
-            return rgba[..., :3], rgba[..., 3]
-        return np.array(image if mode == "RGB" else image.convert("RGB")), None
+            return rgba[..., :3], rgba[..., 3], None, None
+        return np.array(image if mode == "RGB" else image.convert("RGB")), None, None, None
     except ValueError as error:
         raise ImageReadError(
             f"Cannot read {name}: its colour mode {mode} is not supported ({error})."
@@ -352,10 +391,15 @@ def save_image(
     alpha: np.ndarray | None = None,
     *,
     quality: int = 95,
+    metadata: ImageMetadata | None = None,
+    gray: bool = False,
 ) -> Path:
     """Write an RGB (+ alpha) image atomically; the format comes from the extension.
 
-    PNG, WebP and TIFF keep alpha; JPEG and BMP cannot hold it, so it is dropped. The file appears
+    ``rgb`` (and ``alpha``) are uint8, or uint16 for a 16-bit result: PNG and TIFF are written with 16
+    bits per sample, the other formats at 8 bits. ``gray`` writes the luminance only (for grayscale
+    inputs). ``metadata`` (EXIF, ICC profile, resolution, text, XMP) is written where the format holds
+    it. PNG, WebP and TIFF keep alpha; JPEG and BMP cannot hold it, so it is dropped. The file appears
     complete under its final name or not at all (temp file, fsync, ``os.replace``); on any failure
     the temp file is removed and ``ImageWriteError`` says why. Returns the path written.
     """
@@ -371,18 +415,12 @@ def save_image(
     _check_arrays(target, rgb, alpha)
     if not 1 <= quality <= 100:
         raise ImageWriteError(f"Cannot write {target}: quality must be 1..100, got {quality}.")
-
-    if alpha is not None and keeps_alpha:
-        image = Image.fromarray(np.dstack((rgb, alpha)))
-    else:
-        image = Image.fromarray(np.ascontiguousarray(rgb))
-    options: dict[str, object] = {"format": pil_format}
-    if pil_format == "PNG":
-        options["compress_level"] = 1
-    elif pil_format in ("JPEG", "WEBP"):
-        options["quality"] = quality
-    elif pil_format == "TIFF":
-        options["compression"] = "tiff_lzw"
+    metadata = metadata or ImageMetadata()
+    if not keeps_alpha:
+        alpha = None
+    if rgb.dtype == np.uint16 and pil_format not in ("PNG", "TIFF"):
+        rgb = _sixteen_to_eight_bits(rgb)
+        alpha = None if alpha is None else _sixteen_to_eight_bits(alpha)
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -393,7 +431,7 @@ def save_image(
     temporary, descriptor = _create_temporary(target)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            image.save(handle, **options)
+            _encode(handle, rgb, alpha, pil_format, quality, metadata, gray)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
@@ -414,20 +452,73 @@ def save_image(
     return target
 
 
+def _encode(handle: BinaryIO, rgb: np.ndarray, alpha: np.ndarray | None, pil_format: str, quality: int,
+            metadata: ImageMetadata, gray: bool) -> None:
+    """Encode the pixels (8 bits with Pillow; 16 bits with OpenCV or tifffile) and the metadata."""
+    if rgb.dtype == np.uint16:
+        base = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb
+        if pil_format == "PNG":
+            pixels = base if gray else base[..., ::-1]   # OpenCV wants BGR
+            pixels = pixels if alpha is None else np.dstack((pixels, alpha))
+            ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+            del pixels
+            if not ok:
+                raise ImageWriteError("OpenCV could not encode the 16-bit PNG")
+            handle.write(add_png_chunks(encoded.tobytes(), png_metadata_chunks(metadata)))
+        else:
+            _write_sixteen_bit_tiff(handle, base if alpha is None else np.dstack((base, alpha)), metadata, gray)
+        return
+    if gray:
+        channels = [cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)] + ([alpha] if alpha is not None else [])
+        image = Image.fromarray(channels[0] if len(channels) == 1 else np.dstack(channels))
+        if pil_format == "WEBP":   # WebP holds colour only
+            image = image.convert("RGBA" if alpha is not None else "RGB")
+    elif alpha is not None:
+        image = Image.fromarray(np.dstack((rgb, alpha)))
+    else:
+        image = Image.fromarray(np.ascontiguousarray(rgb))
+    options: dict[str, object] = {"format": pil_format, **pillow_save_options(metadata, pil_format)}
+    if pil_format == "PNG":
+        options["compress_level"] = 1
+    elif pil_format in ("JPEG", "WEBP"):
+        options["quality"] = quality
+    elif pil_format == "TIFF":
+        options["compression"] = "tiff_lzw"
+    image.save(handle, **options)
+
+
+def _write_sixteen_bit_tiff(handle: BinaryIO, pixels: np.ndarray, metadata: ImageMetadata, gray: bool) -> None:
+    """A 16-bit TIFF (RGB order, or gray) with its ICC profile and resolution, through tifffile."""
+    import tifffile
+
+    extra = []
+    if metadata.icc_profile:
+        extra.append((34675, 7, len(metadata.icc_profile), metadata.icc_profile, True))   # InterColorProfile
+    if metadata.xmp:
+        extra.append((700, 1, len(metadata.xmp), metadata.xmp, True))                      # XMP
+    has_alpha = pixels.ndim == 3 and pixels.shape[2] in (2, 4)
+    encoded = io.BytesIO()   # tifffile wants a named file or an in-memory one
+    tifffile.imwrite(encoded, np.ascontiguousarray(pixels), photometric="minisblack" if gray else "rgb",
+                     extrasamples=("unassalpha",) if has_alpha else None, compression="zlib",
+                     resolution=metadata.dpi, resolutionunit="INCH" if metadata.dpi else None,
+                     extratags=extra, metadata=None)
+    handle.write(encoded.getbuffer())
+
+
 def _check_arrays(target: Path, rgb: np.ndarray, alpha: np.ndarray | None) -> None:
     if not (
-        isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+        isinstance(rgb, np.ndarray) and rgb.dtype in (np.uint8, np.uint16) and rgb.ndim == 3 and rgb.shape[2] == 3
     ):
         described = f"{getattr(rgb, 'shape', None)} {getattr(rgb, 'dtype', type(rgb).__name__)}"
         raise ImageWriteError(
-            f"Cannot write {target}: expected an HxWx3 uint8 RGB array, got {described}."
+            f"Cannot write {target}: expected an HxWx3 uint8 (or uint16) RGB array, got {described}."
         )
     if alpha is not None and not (
-        isinstance(alpha, np.ndarray) and alpha.dtype == np.uint8 and alpha.shape == rgb.shape[:2]
+        isinstance(alpha, np.ndarray) and alpha.dtype == rgb.dtype and alpha.shape == rgb.shape[:2]
     ):
         described = f"{getattr(alpha, 'shape', None)} {getattr(alpha, 'dtype', type(alpha).__name__)}"
         raise ImageWriteError(
-            f"Cannot write {target}: expected an HxW uint8 alpha of {rgb.shape[:2]}, got {described}."
+            f"Cannot write {target}: expected an HxW {rgb.dtype} alpha of {rgb.shape[:2]}, got {described}."
         )
 
 

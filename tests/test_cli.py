@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import tiny_models
+from gpen.batch import RESULTS_MANIFEST
 from photos import PHOTOS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +33,11 @@ def run_cli(models_folder: Path, *args: str, timeout: float = 300) -> subprocess
                           text=True, timeout=timeout)
 
 
+def results_in(folder: Path) -> list[str]:
+    """Every file in an output folder but the list of results the run keeps there (temporaries included)."""
+    return sorted(path.name for path in folder.iterdir() if path.name != RESULTS_MANIFEST)
+
+
 def digests(folder: Path) -> dict[str, str]:
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
 
@@ -45,7 +51,7 @@ def test_folder_of_real_photos_is_restored_and_inputs_untouched(models_folder, t
     rows = json.loads((tmp_path / "report.json").read_text())
     assert [Path(row["input"]).name for row in rows] == sorted(before)
     assert all(row["status"] == "ok" and row["faces"] > 0 and row["seconds"] > 0 for row in rows)
-    assert sorted(path.name for path in out.iterdir()) == sorted(before)
+    assert results_in(out) == sorted(before)
     assert "7 restored" in result.stderr
 
 
@@ -65,7 +71,7 @@ def test_bad_files_are_listed_and_the_batch_goes_on(models_folder, tmp_path):
     for name in ("text.jpg", "empty.png", "cut.jpg", "missing.jpg"):
         assert rows[name]["status"] == "failed" and rows[name]["error"]
         assert name in result.stderr
-    assert [path.name for path in out.iterdir()] == ["good.jpg"]
+    assert results_in(out) == ["good.jpg"]
 
 
 def test_shared_stems_do_not_collide_and_ext_converts(models_folder, tmp_path):
@@ -75,7 +81,7 @@ def test_shared_stems_do_not_collide_and_ext_converts(models_folder, tmp_path):
     shutil.copy(PHOTOS / "portrait_png.png", inputs / "a.png")
     result = run_cli(models_folder, str(inputs / "a.*"), "-o", str(tmp_path / "out"), "--ext", "webp", "-q")
     assert result.returncode == 0, result.stderr
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a_jpg.webp", "a_png.webp"]
+    assert results_in(tmp_path / "out") == ["a_jpg.webp", "a_png.webp"]
 
 
 def test_aligned_mode_outputs_model_size_crops(models_folder, tmp_path):
@@ -127,7 +133,7 @@ def test_killed_run_resumes_with_skip_existing(models_folder, tmp_path):
     rows = json.loads((tmp_path / "r.json").read_text())
     skipped = {Path(row["output"]).name for row in rows if row["status"] == "skipped"}
     assert skipped == finished_before, (sorted(skipped ^ finished_before), [r for r in rows if r["status"] != "ok"])
-    names = sorted(path.name for path in out.iterdir())
+    names = results_in(out)
     assert len(names) == total and not any(name.startswith(".") for name in names)   # no temporary left
     from PIL import Image
     for name in names:

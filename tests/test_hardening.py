@@ -44,7 +44,7 @@ import tiny_models
 from local_http import serve_on_loopback
 from doubles import FixedDetector, IdentityRestorer, OutOfMemoryAbove, TintingRestorer
 from gpen import cli, registry
-from gpen.batch import FileReport, process_files, write_report
+from gpen.batch import RESULTS_MANIFEST, FileReport, process_files, write_report
 from gpen.engine import Engine, EngineConfig
 from gpen.errors import ImageReadError, ImageWriteError, ModelFileError
 from gpen.faces import Face, template_points
@@ -223,7 +223,8 @@ def assert_nothing_lost(input_folder: Path, digests: dict[str, str], output_fold
     assert len(rows) == expected_inputs
     assert len({row["input"] for row in rows}) == expected_inputs
     written = sorted(Path(row["output"]).name for row in rows if row["status"] != "failed")
-    assert sorted(path.name for path in output_folder.iterdir()) == written   # no temporary, nothing extra
+    # no temporary, nothing extra (beside the list of results the run keeps)
+    assert sorted(path.name for path in output_folder.iterdir() if path.name != RESULTS_MANIFEST) == written
     for row in rows:
         if row["status"] == "failed":
             assert row["output"] is None and row["error"]
@@ -244,10 +245,13 @@ def output_for(case: Case, row: dict) -> Path:
 
 
 def check_pixels(case: Case, output: Path, source: Path) -> None:
-    """Size, mode and (for RGBA) alpha of a result; the source's alpha must come through exactly."""
+    """Size, mode and (for RGBA) alpha of a result; the source's alpha must come through exactly. A
+    grayscale source gives a grayscale result (8 or 16 bits as it had), any other a colour one."""
+    with Image.open(source) as original:
+        gray = original.mode in ("1", "L", "LA", "I", "I;16", "F")
     with Image.open(output) as result:
         assert result.size == case.size
-        assert result.mode in ("RGB", "RGBA")
+        assert result.mode in (("L", "LA", "I", "I;16") if gray else ("RGB", "RGBA")), (result.mode, gray)
         if case.name == "rgba.png":
             assert result.mode == "RGBA"
             with Image.open(source) as original:

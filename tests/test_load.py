@@ -23,6 +23,7 @@ import tiny_models
 from app_process import AppProcess, start_app
 from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError, Status
+from gpen.batch import RESULTS_MANIFEST
 from photos import PHOTOS
 from PIL import Image
 
@@ -71,7 +72,7 @@ def received_marks(paths: list[str], base_px: int, suffix: str) -> list[Mark]:
     its name's mark (so a renamed result from another client is caught too)."""
     marks = []
     for path in paths:
-        stem = Path(path).name.removesuffix(suffix + ".png")
+        stem = Path(path).name.removesuffix(suffix + ".jpg")   # results keep the inputs' format
         client, photo = (int(part.removeprefix(prefix)) for part, prefix in zip(stem.split("-"), ("client", "photo")))
         mark = Mark(client, photo)
         with Image.open(path) as image:
@@ -121,8 +122,9 @@ def test_every_client_gets_exactly_its_own_results(app, tmp_path, clients, photo
         assert received[number] == sent[number], f"client {number} ({endpoints[number]})"
     # the batch clients' results are also kept on disk, each batch in its own folder with only its files
     new_folders = set(app.outputs.glob("batch-*")) - kept_before
-    kept = sorted(sorted(path.name for path in batch.iterdir()) for batch in new_folders)
-    assert kept == sorted(sorted([f"{mark.name}.png" for mark in sent[number]] + ["report.json"])
+    kept = sorted(sorted(path.name for path in batch.iterdir() if path.name != RESULTS_MANIFEST)
+                  for batch in new_folders)
+    assert kept == sorted(sorted([f"{mark.name}.jpg" for mark in sent[number]] + ["report.json"])
                           for number in range(clients) if endpoints[number] == "/enhance_batch")
     assert "Traceback" not in app.log()
     photos = clients * photos_per_client
@@ -200,4 +202,4 @@ def test_a_client_over_the_queue_limit_is_told_the_app_is_busy(small_queue_app, 
     assert [outcome(app, response.json()["event_id"]) for response in accepted] == ["complete"] * QUEUE_SIZE
     # and once the queue has room again, a new job is taken
     _, info = Client(app.url, verbose=False).predict(handle_file(str(single)), api_name="/enhance")
-    assert info["file"] == f"{Mark(1, 0).name}_restored.png"
+    assert info["file"] == f"{Mark(1, 0).name}_restored.jpg"
