@@ -18,35 +18,8 @@ leave the RGB range its chroma shrinks just enough to fit, keeping its hue).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
-
 import cv2
 import numpy as np
-
-if TYPE_CHECKING:
-    from .engine import EnhanceOptions
-
-Mode = Literal["natural", "strong", "detail"]
-MODE_CHOICES: tuple[Mode, ...] = ("natural", "strong", "detail")
-
-# The numeric controls and their ranges (inclusive); 0 always means "unchanged".
-CONTROL_RANGES: dict[str, tuple[float, float]] = {
-    "denoise": (0.0, 100.0),
-    "sharpen": (0.0, 100.0),
-    "contrast": (-100.0, 100.0),
-    "brightness": (-100.0, 100.0),
-}
-SWITCHES: tuple[str, ...] = ("skin_protection", "detail")
-
-# The presets. natural is GPEN's restoration with nothing added: the engine's defaults.
-MODES: dict[Mode, dict[str, float | bool]] = {
-    "natural": {"denoise": 0.0, "sharpen": 0.0, "contrast": 0.0, "brightness": 0.0,
-                "skin_protection": False, "detail": False},
-    "strong": {"denoise": 40.0, "sharpen": 40.0, "contrast": 15.0, "brightness": 0.0,
-               "skin_protection": True, "detail": False},
-    "detail": {"denoise": 20.0, "sharpen": 25.0, "contrast": 0.0, "brightness": 0.0,
-               "skin_protection": True, "detail": True},
-}
 
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)   # BT.601, as OpenCV's YCrCb
 DENOISE_H_PER_UNIT = 0.2           # non-local means filter strength h = 0.2 * denoise (20 at 100)
@@ -58,15 +31,6 @@ HALO_WINDOW_PX = 3                 # sharpened values are clamped to the input's
 DETAIL_SIGMA_PX = 2.0              # detail boost radius, in pixels of a 512 crop
 DETAIL_GAIN = 0.8
 DETAIL_WINDOW_PX = 5
-
-
-def options_for_mode(mode: Mode, **overrides: object) -> EnhanceOptions:
-    """The options of a preset, with any field (including strength, faces...) overridden."""
-    from .engine import EnhanceOptions   # engine imports this module; import here to avoid a cycle
-
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODE_CHOICES}, got {mode!r}")
-    return EnhanceOptions(**{**MODES[mode], **overrides})
 
 
 # ---- luminance helpers ---------------------------------------------------------------------

@@ -16,16 +16,16 @@ import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
 import cv2
 import numpy as np
 
-from . import adjustments
-from .engine import Engine, EnhanceOptions, EnhanceResult, PhotoJob
-from .errors import GpenError, ImageReadError, ImageWriteError
+from .engine import Engine, EnhanceOptions, EnhanceResult
+from .stages import PreparedPhoto, RestoredPhoto
+from .errors import GpenError, ImageWriteError
 from .faces import paste_faces
 from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS, LoadedImage,
                      OutputFormat, load_image, plan_output_paths, remove_stale_temporaries, save_image)
@@ -84,8 +84,7 @@ def write_result(target: Path, loaded: LoadedImage, result: EnhanceResult, optio
         notes.append(f"only the first {kind} of {loaded.frames} was restored")
     pixels, alpha = result.image, _fit_alpha(loaded.alpha, result.image.shape[:2])
     if loaded.rgb16 is not None:
-        whole_photo_changed = options.aligned or any(getattr(options, name) for name in adjustments.CONTROL_RANGES)
-        if whole_photo_changed:
+        if options.changes_whole_photo:
             pixels = result.image.astype(np.uint16) * np.uint16(257)
             notes.append("16-bit input: the whole-photo controls work at 8 bits, so every pixel is the 8-bit "
                          "result scaled to 16 bits")
@@ -163,26 +162,102 @@ def _remember_result(target: Path) -> None:
         log.warning("could not note %s in %s: %s", target.name, RESULTS_MANIFEST, error)
 
 
+@dataclass(frozen=True)
+class ReadPhoto:
+    """One input of a batch run, read and prepared: its place in the run, the image (None when it could
+    not be read, and ``error`` says why), the seconds reading took, and the engine's first stage."""
+
+    index: int
+    loaded: LoadedImage | None
+    seconds: float
+    error: str | None = None
+    prepared: PreparedPhoto | None = None
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One file restored: its report row, and the image read and the engine's result when there are any."""
+
+    report: FileReport
+    loaded: LoadedImage | None = None
+    result: EnhanceResult | None = None
+    disk_full: bool = False
+
+
+def restore_file(engine: Engine, source: Path, target: Path, options: EnhanceOptions | None = None,
+                 save: SaveOptions | None = None) -> FileOutcome:
+    """File in, file out: read one photo, restore it and write its result, as a batch run does each
+    photo (the same stages and the same writing). Never raises for a bad file: the row says why."""
+    options, save = options or EnhanceOptions(), save or SaveOptions()
+    read = read_photo(0, source, save.max_pixels)
+    if read.loaded is None:
+        return FileOutcome(FileReport(str(source), None, "failed", seconds=read.seconds, error=read.error))
+    [prepared] = _prepare_each(engine, [read.loaded.rgb], options)
+    [restored] = _restore_each(engine, [prepared])
+    return finish_file(engine, source, target, read, restored, options, save)
+
+
+def read_photo(index: int, source: Path, max_pixels: int) -> ReadPhoto:
+    """Read one input; any failure becomes the photo's error, never the end of the run."""
+    started = time.perf_counter()
+    try:
+        loaded = load_image(source, max_pixels=max_pixels)
+    except GpenError as error:
+        return ReadPhoto(index, None, time.perf_counter() - started, str(error))
+    except Exception as error:  # noqa: BLE001  (MemoryError on a huge photo, a decoder bug): this file fails alone
+        log.exception("reading %s failed", source)
+        return ReadPhoto(index, None, time.perf_counter() - started,
+                         f"Cannot read {source}: {type(error).__name__}: {error}")
+    return ReadPhoto(index, loaded, time.perf_counter() - started)
+
+
+def finish_file(engine: Engine, source: Path, target: Path, read: ReadPhoto, restored: RestoredPhoto,
+                options: EnhanceOptions, save: SaveOptions) -> FileOutcome:
+    """The engine's last stage, the result written as the input came in, and the report row. Never raises."""
+    result = _finish_one(engine, restored, options)
+    spent = read.seconds + sum(result.seconds.values())
+    if not result.ok:
+        return FileOutcome(FileReport(str(source), None, "failed", result.face_count, spent, result.error),
+                           read.loaded, result)
+    started = time.perf_counter()
+    try:
+        note = write_result(target, read.loaded, result, options, save)
+        _remember_result(target)
+    except ImageWriteError as error:
+        cause = error.__cause__
+        full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+        report = FileReport(str(source), None, "failed", result.face_count, spent, str(error))
+        return FileOutcome(report, read.loaded, result, disk_full=full)
+    except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; a last resort)
+        log.exception("writing %s failed", target)
+        report = FileReport(str(source), None, "failed", result.face_count, spent,
+                            f"Cannot write {target}: {type(error).__name__}: {error}")
+        return FileOutcome(report, read.loaded, result)
+    spent += time.perf_counter() - started
+    # "No faces" is a normal result: the photo is written unchanged and its row says so.
+    status: FileStatus = "ok" if result.face_count or options.aligned else "no_faces"
+    return FileOutcome(FileReport(str(source), str(target), status, result.face_count, spent, note=note),
+                       read.loaded, result)
+
+
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
                   save: SaveOptions | None = None, on_progress: ProgressCallback | None = None,
-                  stop: threading.Event | None = None) -> list[FileReport]:
+                  stop: threading.Event | None = None, photos_per_step: int | None = None) -> list[FileReport]:
     """Restore every input into ``out_dir``; one report per input, in input order.
 
-    When ``stop`` is set, the photos in progress are finished and written and the rest are reported
-    "not processed: interrupted"."""
+    Photos go through in steps of ``photos_per_step`` (default: the engine's batch size), whose faces
+    the network restores together. When ``stop`` is set, the photos in progress are finished and
+    written and the rest are reported "not processed: interrupted"."""
     options = options or EnhanceOptions()
     save = save or SaveOptions()
     inputs = [Path(item) for item in inputs]
     outputs = plan_output_paths(inputs, Path(out_dir), save.extension)
     reports: dict[int, FileReport] = {}
-    done = 0
 
     def record(index: int, report: FileReport) -> None:
-        nonlocal done
         reports[index] = report
-        done += 1
         if on_progress is not None:
-            on_progress(done, len(inputs), report)
+            on_progress(len(reports), len(inputs), report)
 
     pending = []
     for index, (source, target) in enumerate(zip(inputs, outputs)):
@@ -192,63 +267,44 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
         else:
             pending.append(index)
 
-    chunks = [pending[start:start + engine.config.batch_size]
-              for start in range(0, len(pending), engine.config.batch_size)]
+    step = photos_per_step or engine.config.batch_size
+    steps = [pending[start:start + step] for start in range(0, len(pending), step)]
     stopped: str | None = None
-    # Three stages overlap: a worker reads and detects the next chunk while this thread runs the
-    # network on the current one, and another pastes, adjusts, encodes and writes finished photos.
-    # One worker each, and at most two chunks in memory, keep memory bounded (pasting a
-    # 24-megapixel photo alone needs about 0.5 GB).
+
+    def read_and_prepare(indexes: list[int]) -> list[ReadPhoto]:
+        read = [read_photo(index, inputs[index], save.max_pixels) for index in indexes]
+        usable = [photo for photo in read if photo.loaded is not None]
+        prepared = iter(_prepare_each(engine, [photo.loaded.rgb for photo in usable], options))
+        return [replace(photo, prepared=next(prepared)) if photo.loaded is not None else photo
+                for photo in read]
+
+    def finish(photo: ReadPhoto, restored: RestoredPhoto) -> FileOutcome:
+        return finish_file(engine, inputs[photo.index], outputs[photo.index], photo, restored, options, save)
+
+    # Three stages overlap: a worker reads and detects the next step's photos while this thread runs
+    # the network on the current ones, and another pastes, adjusts, encodes and writes finished photos.
+    # One worker each, and at most two steps in memory, keep memory bounded (pasting a 24-megapixel
+    # photo alone needs about 0.5 GB).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finishers:
-        def prepare(chunk: list[int]) -> list[tuple[int, LoadedImage | Exception, float, PhotoJob | None]]:
-            loaded = [(index, *_timed_load(inputs[index], save.max_pixels)) for index in chunk]
-            images = [image for _, image, _ in loaded if isinstance(image, LoadedImage)]
-            jobs = iter(_prepare_each(engine, [image.rgb for image in images], options))
-            return [(index, image, seconds, next(jobs) if isinstance(image, LoadedImage) else None)
-                    for index, image, seconds in loaded]
-
-        def finish(index: int, image: LoadedImage, seconds: float, job: PhotoJob) -> tuple[FileReport, bool]:
-            """Paste and write one photo; returns its report and whether the disk is full. Never raises."""
-            source = str(inputs[index])
-            result = _finish_one(engine, job, options)
-            spent = seconds + sum(result.seconds.values())
-            if not result.ok:
-                return FileReport(source, None, "failed", result.face_count, spent, result.error), False
-            try:
-                started = time.perf_counter()
-                note = write_result(outputs[index], image, result, options, save)
-                _remember_result(outputs[index])
-                spent += time.perf_counter() - started
-            except ImageWriteError as error:
-                cause = error.__cause__
-                full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
-                return FileReport(source, None, "failed", result.face_count, spent, str(error)), full
-            except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; a last resort)
-                log.exception("writing %s failed", outputs[index])
-                return FileReport(source, None, "failed", result.face_count, spent,
-                                  f"Cannot write {outputs[index]}: {type(error).__name__}: {error}"), False
-            status: FileStatus = "ok" if result.face_count or options.aligned else "no_faces"
-            return FileReport(source, str(outputs[index]), status, result.face_count, spent, note=note), False
-
-        upcoming = preparer.submit(prepare, chunks[0]) if chunks else None
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finisher:
+        upcoming = preparer.submit(read_and_prepare, steps[0]) if steps else None
         in_flight: list[tuple[int, Future]] = []
-        for number in range(len(chunks)):
-            prepared = upcoming.result()
-            # The previous chunk is written before the next one is read: two chunks in memory at most.
+        for number in range(len(steps)):
+            current = upcoming.result()
+            # The previous step is written before the next one is read: two steps in memory at most.
             stopped = stopped or _collect(in_flight, record)
             if stop is not None and stop.is_set():
                 stopped = stopped or "interrupted"
             if stopped:
                 break
-            upcoming = preparer.submit(prepare, chunks[number + 1]) if number + 1 < len(chunks) else None
-            for index, image, seconds, _ in prepared:
-                if isinstance(image, Exception):
-                    record(index, FileReport(str(inputs[index]), None, "failed", seconds=seconds, error=str(image)))
-            ready = [(index, image, seconds, job) for index, image, seconds, job in prepared if job is not None]
-            _restore_each(engine, [job for *_, job in ready])
-            in_flight = [(index, finishers.submit(finish, index, image, seconds, job))
-                         for index, image, seconds, job in ready]
+            upcoming = preparer.submit(read_and_prepare, steps[number + 1]) if number + 1 < len(steps) else None
+            for photo in current:
+                if photo.loaded is None:
+                    record(photo.index, FileReport(str(inputs[photo.index]), None, "failed", seconds=photo.seconds,
+                                                   error=photo.error))
+            ready = [photo for photo in current if photo.prepared is not None]
+            restored = _restore_each(engine, [photo.prepared for photo in ready])
+            in_flight = [(photo.index, finisher.submit(finish, photo, done)) for photo, done in zip(ready, restored)]
         stopped = stopped or _collect(in_flight, record)
         if upcoming is not None:
             upcoming.cancel()
@@ -259,60 +315,48 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
     return [reports[index] for index in range(len(inputs))]
 
 
-def _timed_load(path: Path, max_pixels: int) -> tuple[LoadedImage | Exception, float]:
-    started = time.perf_counter()
-    try:
-        image: LoadedImage | Exception = load_image(path, max_pixels=max_pixels)
-    except GpenError as error:
-        image = error
-    except Exception as error:  # noqa: BLE001  (MemoryError on a huge photo, a decoder bug): this file fails alone
-        log.exception("reading %s failed", path)
-        image = ImageReadError(f"Cannot read {path}: {type(error).__name__}: {error}")
-    return image, time.perf_counter() - started
-
-
-# The engine reports a photo's ordinary failures in its job or result. Anything a stage raises
-# instead (memory exhausted outside the network, a bug) must fail only the photo concerned, never
-# end the run and never let an unrestored image through.
-def _prepare_each(engine: Engine, images: list[np.ndarray], options: EnhanceOptions) -> list[PhotoJob]:
+# The engine reports a photo's ordinary failures in its records. Anything a stage raises instead
+# (memory exhausted outside the network, a bug) must fail only the photo concerned, never end the
+# run and never let an unrestored image through.
+def _prepare_each(engine: Engine, images: list[np.ndarray], options: EnhanceOptions) -> list[PreparedPhoto]:
     try:
         return engine.prepare(images, options)
     except Exception as error:  # noqa: BLE001
         if len(images) > 1:
             return [_prepare_each(engine, [image], options)[0] for image in images]
         log.exception("preparing a photo failed")
-        return [PhotoJob(images[0], error=f"face detection failed: {type(error).__name__}: {error}")]
+        return [PreparedPhoto(images[0], error=f"face detection failed: {type(error).__name__}: {error}")]
 
 
-def _restore_each(engine: Engine, jobs: list[PhotoJob]) -> None:
+def _restore_each(engine: Engine, photos: list[PreparedPhoto]) -> list[RestoredPhoto]:
     try:
-        engine.restore(jobs)
+        return engine.restore(photos)
     except Exception as error:  # noqa: BLE001
-        if len(jobs) > 1:
+        if len(photos) > 1:
             log.warning("restoring %d photos together failed (%s: %s); trying them one at a time",
-                        len(jobs), type(error).__name__, error)
-            for job in jobs:
-                _restore_each(engine, [job])
-            return
+                        len(photos), type(error).__name__, error)
+            return [_restore_each(engine, [photo])[0] for photo in photos]
         log.exception("restoring a photo failed")
-        jobs[0].error = jobs[0].error or f"restoration failed: {type(error).__name__}: {error}"
+        return [RestoredPhoto(photos[0], (), photos[0].seconds,
+                              photos[0].error or f"restoration failed: {type(error).__name__}: {error}")]
 
 
-def _finish_one(engine: Engine, job: PhotoJob, options: EnhanceOptions) -> EnhanceResult:
+def _finish_one(engine: Engine, photo: RestoredPhoto, options: EnhanceOptions) -> EnhanceResult:
     try:
-        return engine.finish(job, options)
+        return engine.finish(photo, options)
     except Exception as error:  # noqa: BLE001
         log.exception("pasting a photo failed")
-        return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {type(error).__name__}: {error}")
+        return EnhanceResult(None, photo.prepared.detected, photo.seconds,
+                             f"pasting faces failed: {type(error).__name__}: {error}")
 
 
 def _collect(in_flight: list[tuple[int, Future]], record: Callable[[int, FileReport], None]) -> str | None:
     """Wait for the photos being finished and record them; returns why the run must stop, or None."""
     stop = None
     for index, future in in_flight:
-        report, disk_full = future.result()
-        record(index, report)
-        if disk_full:
+        outcome = future.result()
+        record(index, outcome.report)
+        if outcome.disk_full:
             stop = "the disk is full"
     in_flight.clear()
     return stop

@@ -19,13 +19,14 @@ from typing import Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
-from . import adjustments, registry
+from . import registry
 from .batch import FileReport, SaveOptions, find_inputs, process_files, write_report
-from .devices import DEVICE_CHOICES, PRECISION_CHOICES
 from .download import tqdm_progress
-from .engine import MAX_BATCH_SIZE, Engine, EngineConfig, EnhanceOptions
+from .engine import Engine
+from .options import (CONTROL_RANGES, DEVICE_CHOICES, FACE_CHOICES, MODE_CHOICES, PRECISION_CHOICES, SWITCHES,
+                      DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, EngineConfig, EnhanceOptions, check_batch_size,
+                      options_for_mode)
 from .errors import GpenError
-from .faces import FACE_CHOICES
 from .images import OUTPUT_FORMATS
 
 log = logging.getLogger("gpen")
@@ -40,7 +41,7 @@ def _fraction(text: str) -> float:
 
 def _control(name: str) -> Callable[[str], float]:
     """An argparse type for a quality control: a number within the control's range."""
-    low, high = adjustments.CONTROL_RANGES[name]
+    low, high = CONTROL_RANGES[name]
 
     def parse(text: str) -> float:
         try:
@@ -55,10 +56,27 @@ def _control(name: str) -> Callable[[str], float]:
 
 
 def _batch_size(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
-    return value
+    try:
+        return check_batch_size(int(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, with_defaults: bool = True) -> None:
+    """The engine's settings as options: model, detector, device, precision, batch size. Without
+    defaults (the web app) an option not given is None, and the settings file's value is used."""
+    def default(value: object) -> object:
+        return value if with_defaults else None
+    parser.add_argument("--model", default=default(registry.DEFAULT_RESTORER),
+                        help=f"model name ({', '.join(registry.RESTORER_NAMES)}) or checkpoint path")
+    parser.add_argument("--detector", choices=registry.DETECTOR_CHOICES, default=default(registry.DEFAULT_DETECTOR),
+                        help="face detector: retinaface-r50 (the official one, default) or retinaface-mobile0.25 "
+                             "(several times faster on a CPU, a little less exact on hard faces)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default=default("auto"))
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default=default("auto"),
+                        help="the restoring network's precision (the detector and parser stay in fp32)")
+    parser.add_argument("--batch-size", type=_batch_size, default=default(DEFAULT_BATCH_SIZE),
+                        help=f"faces per network batch (1-{MAX_BATCH_SIZE})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,21 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m gpen", description="Restore the faces in photos with GPEN. Inputs are never modified.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for the results")
-    parser.add_argument("--model", default=registry.DEFAULT_RESTORER,
-                        help=f"model name ({', '.join(registry.RESTORER_NAMES)}) or checkpoint path")
-    parser.add_argument("--detector", choices=registry.DETECTOR_CHOICES, default=registry.DEFAULT_DETECTOR,
-                        help="face detector: retinaface-r50 (the official one, default) or retinaface-mobile0.25 "
-                             "(several times faster on a CPU, a little less exact on hard faces)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto")
-    parser.add_argument("--batch-size", type=_batch_size, default=4, help="faces per network batch (1-64)")
+    add_engine_arguments(parser)
     parser.add_argument("--compile", action="store_true",
                         help="compile the networks with torch.compile (the first photo takes a minute or two; pays off for long runs)")
     parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
     controls = parser.add_argument_group(
         "quality controls", "--mode picks a preset; any control given explicitly overrides the preset's value. "
         "0 / off changes nothing.")
-    controls.add_argument("--mode", choices=adjustments.MODE_CHOICES, default="natural",
+    controls.add_argument("--mode", choices=MODE_CHOICES, default="natural",
                           help="preset of the controls below (default: natural, every control at 0 / off)")
     controls.add_argument("--denoise", type=_control("denoise"), metavar="0..100",
                           help="remove noise and grain from the photo around the faces")
@@ -232,9 +243,9 @@ def _check_output_folder(parser: argparse.ArgumentParser, folder: Path) -> None:
 
 def enhance_options(args: argparse.Namespace) -> EnhanceOptions:
     """The options the parsed arguments ask for: the --mode preset, then the explicit controls."""
-    explicit = {name: getattr(args, name) for name in (*adjustments.CONTROL_RANGES, *adjustments.SWITCHES)
+    explicit = {name: getattr(args, name) for name in (*CONTROL_RANGES, *SWITCHES)
                 if getattr(args, name) is not None}
-    return adjustments.options_for_mode(args.mode, strength=args.strength, faces=args.faces,
+    return options_for_mode(args.mode, strength=args.strength, faces=args.faces,
                                         min_face_px=args.min_face, aligned=args.aligned, **explicit)
 
 

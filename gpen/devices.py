@@ -8,12 +8,10 @@ from typing import Iterator, Literal
 
 import torch
 
+from .options import DEVICE_CHOICES, PRECISION_CHOICES
+
 log = logging.getLogger(__name__)
 
-DeviceChoice = Literal["auto", "cpu", "cuda"]
-PrecisionChoice = Literal["auto", "fp32", "bf16", "fp16"]
-DEVICE_CHOICES: tuple[DeviceChoice, ...] = ("auto", "cpu", "cuda")
-PRECISION_CHOICES: tuple[PrecisionChoice, ...] = ("auto", "fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

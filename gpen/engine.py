@@ -7,10 +7,7 @@ An engine keeps no per-call state, so one instance serves any number of threads.
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,106 +21,13 @@ from .devices import DevicePlan, inference_context, plan_device
 from .acceleration import CompiledModule, compile_restorer
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
-from .faces import Face, FaceChoice, RestoredFace
+from .faces import Face, RestoredFace
+from .stages import AlignedFace, EnhanceResult, PreparedPhoto, RestoredPhoto, timed
+from .options import MAX_BATCH_SIZE, EngineConfig, EnhanceOptions  # noqa: F401  (part of the engine's API)
 from .parsing import FaceParser
 from .weights import load_restorer, resolve_model_file
 
 log = logging.getLogger(__name__)
-
-MAX_BATCH_SIZE = 64
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """How to build an engine. ``model`` is a registry name or a checkpoint path; ``detector`` one of
-    ``registry.DETECTOR_CHOICES``. ``precision`` is the restorer's: the detector and the parser run in
-    float32 (bf16 detection moved landmarks by up to 2 px in a measurement with the official weights)."""
-
-    model: str = registry.DEFAULT_RESTORER
-    detector: registry.DetectorChoice = registry.DEFAULT_DETECTOR
-    device: str = "auto"
-    precision: str = "auto"
-    batch_size: int = 4
-    models_folder: Path | None = None
-    download: bool = True
-    compile: bool = False
-
-    def __post_init__(self) -> None:
-        if not 1 <= int(self.batch_size) <= MAX_BATCH_SIZE:
-            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {self.batch_size}")
-        if self.detector not in registry.DETECTOR_CHOICES:
-            raise ValueError(f"detector must be one of {registry.DETECTOR_CHOICES}, got {self.detector!r}")
-
-
-@dataclass(frozen=True)
-class EnhanceOptions:
-    """What to do to each photo. ``strength`` 0..1 blends the restored faces over the originals.
-
-    Quality controls (``gpen.adjustments``; 0 / False changes nothing; the defaults are the
-    "natural" mode): ``denoise`` 0..100 and ``sharpen`` 0..100, ``contrast`` and ``brightness``
-    -100..100 act on the whole photo; ``skin_protection`` and ``detail`` on the faces only.
-    """
-
-    strength: float = 1.0
-    faces: FaceChoice = "all"
-    min_face_px: float = 0.0
-    aligned: bool = False
-    denoise: float = 0.0
-    sharpen: float = 0.0
-    contrast: float = 0.0
-    brightness: float = 0.0
-    skin_protection: bool = False
-    detail: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= float(self.strength) <= 1.0:
-            raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
-        if self.faces not in face_geometry.FACE_CHOICES:
-            raise ValueError(f"faces must be one of {face_geometry.FACE_CHOICES}, got {self.faces!r}")
-        if not math.isfinite(self.min_face_px) or self.min_face_px < 0:
-            raise ValueError(f"min_face_px must be a finite number >= 0, got {self.min_face_px}")
-        for name, (low, high) in adjustments.CONTROL_RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-                raise ValueError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
-        for name in adjustments.SWITCHES:
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-
-
-@dataclass(frozen=True)
-class EnhanceResult:
-    """One photo's outcome. ``image`` is None only when ``error`` says why."""
-
-    image: np.ndarray | None
-    faces: tuple[Face, ...] = ()
-    seconds: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    pasted: tuple[RestoredFace, ...] = ()
-    """The restored faces as they were pasted (crop, mask, matrix): a 16-bit photo pastes them again."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def face_count(self) -> int:
-        return len(self.faces)
-
-
-@dataclass
-class PhotoJob:
-    """One photo on its way through the pipeline: made by ``Engine.prepare``, filled by
-    ``Engine.restore``, consumed by ``Engine.finish``. Belongs to one call; the engine never keeps it."""
-
-    image: np.ndarray
-    faces: list[Face] = field(default_factory=list)
-    crops: list[np.ndarray] = field(default_factory=list)
-    matrices: list[np.ndarray] = field(default_factory=list)
-    restored: list[np.ndarray | None] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-
 
 Restorer = Callable[[torch.Tensor], torch.Tensor]
 
@@ -169,68 +73,52 @@ class Engine:
         result; the others are unaffected.
         """
         options = options or EnhanceOptions()
-        jobs = self.prepare(images, options)
-        self.restore(jobs)
-        return [self.finish(job, options) for job in jobs]
+        return [self.finish(restored, options) for restored in self.restore(self.prepare(images, options))]
 
     def enhance_one(self, image: np.ndarray, options: EnhanceOptions | None = None) -> EnhanceResult:
         return self.enhance([image], options)[0]
 
     # The three stages of ``enhance``, public so that a batch run can overlap them across photos:
     # prepare (detect, align) → restore (the network, batched across photos) → finish (mask, paste).
-    def prepare(self, images: Sequence[np.ndarray], options: EnhanceOptions) -> list[PhotoJob]:
-        """Stage 1: detect, choose and align the faces of each photo."""
-        jobs = [PhotoJob(np.ascontiguousarray(image)) for image in images]
-        for job in jobs:
-            self._prepare(job, options)
-        return jobs
+    def prepare(self, images: Sequence[np.ndarray], options: EnhanceOptions) -> list[PreparedPhoto]:
+        """Stage 1: detect, choose and align the faces of each photo (the whole photo when aligned)."""
+        return [self._prepare_one(np.ascontiguousarray(image), options) for image in images]
 
-    def restore(self, jobs: Sequence[PhotoJob]) -> None:
-        """Stage 2: run the network on the faces of all these photos together, in batches."""
-        self._restore_all([job for job in jobs if job.error is None])
-
-    def _prepare(self, job: PhotoJob, options: EnhanceOptions) -> None:
-        """Detect, choose and align the faces of one photo (or take the whole photo when aligned)."""
-        started = time.perf_counter()
+    def _prepare_one(self, image: np.ndarray, options: EnhanceOptions) -> PreparedPhoto:
+        seconds: dict[str, float] = {}
         try:
-            if job.image.ndim != 3 or job.image.shape[2] != 3 or job.image.dtype != np.uint8:
-                raise ValueError(f"expected an HxWx3 uint8 RGB image, got {job.image.dtype} {job.image.shape}")
-            if options.aligned:
-                # As the official --aligned: the whole input, resized to the model size, is the crop.
-                size = self.size_px
-                crop = job.image if job.image.shape[:2] == (size, size) else cv2.resize(
-                    job.image, (size, size), interpolation=cv2.INTER_LINEAR)
-                job.crops.append(np.ascontiguousarray(crop))
-            else:
-                found = self.detector.detect(job.image)
-                job.faces = face_geometry.select_faces(found, options.faces, job.image.shape[:2], options.min_face_px)
-                for face in job.faces:
-                    crop, matrix = face_geometry.align_face(job.image, face.landmarks, self.size_px)
-                    job.crops.append(crop)
-                    job.matrices.append(matrix)
+            with timed(seconds, "detect"):
+                if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                    raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
+                if options.aligned:
+                    return PreparedPhoto(image, (aligned_input(image, self.size_px),), seconds)
+                found = self.detector.detect(image)
+                chosen = face_geometry.select_faces(found, options.faces, image.shape[:2], options.min_face_px)
+                faces = tuple(AlignedFace(face, *face_geometry.align_face(image, face.landmarks, self.size_px))
+                              for face in chosen)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
-            job.error = f"face detection failed: {error}"
-        job.seconds["detect"] = time.perf_counter() - started
+            return PreparedPhoto(image, (), seconds, f"face detection failed: {error}")
+        return PreparedPhoto(image, faces, seconds)
 
-    def _restore_all(self, jobs: list[PhotoJob]) -> None:
-        """Run the network on the crops of all photos together, ``batch_size`` at a time."""
+    def restore(self, photos: Sequence[PreparedPhoto]) -> list[RestoredPhoto]:
+        """Stage 2: run the network on the faces of all these photos together, ``batch_size`` at a time.
+        Each photo is charged its share of the shared batches' time."""
         started = time.perf_counter()
-        owners = [(job, index) for job in jobs for index in range(len(job.crops))]
-        for job in jobs:
-            job.restored = [None] * len(job.crops)
+        owners = [(number, face) for number, photo in enumerate(photos) if photo.error is None
+                  for face in photo.faces]
+        outputs: list[np.ndarray | Exception] = []
         size = self.config.batch_size
         for start in range(0, len(owners), size):
-            chunk = owners[start:start + size]
-            outputs = self._restore_batch([job.crops[index] for job, index in chunk])
-            for (job, index), output in zip(chunk, outputs):
-                if isinstance(output, Exception):
-                    job.error = job.error or f"face restoration failed: {output}"
-                else:
-                    job.restored[index] = output
-        elapsed = time.perf_counter() - started
-        total = max(1, len(owners))
-        for job in jobs:   # each photo is charged its share of the shared batches
-            job.seconds["restore"] = elapsed * len(job.crops) / total
+            outputs += self._restore_batch([face.crop for _, face in owners[start:start + size]])
+        share = (time.perf_counter() - started) / max(1, len(owners))
+        restored = []
+        for number, photo in enumerate(photos):
+            mine = [output for (owner, _), output in zip(owners, outputs) if owner == number]
+            seconds = {**photo.seconds, "restore": share * len(mine)}
+            failure = next((output for output in mine if isinstance(output, Exception)), None)
+            error = photo.error or (f"face restoration failed: {failure}" if failure is not None else None)
+            restored.append(RestoredPhoto(photo, () if error else tuple(mine), seconds, error))
+        return restored
 
     def _restore_batch(self, crops: list[np.ndarray]) -> list[np.ndarray | Exception]:
         """Restore crops; on out-of-memory split the batch and retry, down to one face."""
@@ -266,50 +154,61 @@ class Engine:
         output = ((output.float() * 0.5 + 0.5).clamp_(0, 1) * 255).to(torch.uint8)  # truncates, as official
         return output.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
-    def finish(self, job: PhotoJob, options: EnhanceOptions) -> EnhanceResult:
+    def finish(self, photo: RestoredPhoto, options: EnhanceOptions) -> EnhanceResult:
         """Stage 3: adjust, mask and paste the restored faces (or blend the restored aligned crop), then
         apply the whole-photo controls (``gpen.adjustments``)."""
-        if job.error is not None:
-            return EnhanceResult(None, tuple(job.faces), job.seconds, job.error)
-        started = time.perf_counter()
-        adjusting = 0.0
+        prepared, seconds = photo.prepared, dict(photo.seconds)
+        if photo.error is not None:
+            return EnhanceResult(None, prepared.detected, seconds, photo.error)
         try:
             if options.aligned:
-                # The aligned input is all face: the face controls see a mask of ones.
-                adjust_started = time.perf_counter()
-                whole = np.ones(job.crops[0].shape[:2], np.float32)
-                restored = adjustments.adjust_face(job.restored[0], job.crops[0], whole,
-                                                   skin_protection=options.skin_protection, detail=options.detail)
-                base = adjustments.denoise(job.crops[0], options.denoise).astype(np.float32)
-                adjusting += time.perf_counter() - adjust_started
-                blended = base + options.strength * (restored.astype(np.float32) - base)
-                image = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+                image, pasted = finish_aligned_input(prepared.faces[0].crop, photo.crops[0], options, seconds), ()
             else:
-                mask_started = time.perf_counter()
-                masks = self.parser.masks(job.restored)   # parsed before the small-face blur, as official
-                job.seconds["parse"] = time.perf_counter() - mask_started
-                adjust_started = time.perf_counter()
-                # Colour statistics skip the black border that alignment adds beyond the photo's edges.
-                seen = [mask * face_geometry.crop_coverage(matrix, mask.shape[0], job.image.shape)
-                        for mask, matrix in zip(masks, job.matrices)] if options.skin_protection else masks
-                restored = [adjustments.adjust_face(crop, original, weights, skin_protection=options.skin_protection,
-                                                    detail=options.detail)
-                            for crop, original, weights in zip(job.restored, job.crops, seen)]
-                base = adjustments.denoise(job.image, options.denoise)
-                adjusting += time.perf_counter() - adjust_started
-                restored = [soften_if_small(crop, face) for crop, face in zip(restored, job.faces)]
-                pasted = tuple(RestoredFace(crop, mask, matrix)
-                               for crop, mask, matrix in zip(restored, masks, job.matrices))
-                image = face_geometry.paste_faces(base, pasted, options.strength)
-            adjust_started = time.perf_counter()
-            image = adjustments.adjust_photo(image, contrast=options.contrast, brightness=options.brightness,
-                                             sharpen_amount=options.sharpen)
-            adjusting += time.perf_counter() - adjust_started
+                image, pasted = self._paste(prepared, photo.crops, options, seconds)
+            with timed(seconds, "adjust"):
+                image = adjustments.adjust_photo(image, contrast=options.contrast, brightness=options.brightness,
+                                                 sharpen_amount=options.sharpen)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
-            return EnhanceResult(None, tuple(job.faces), job.seconds, f"pasting faces failed: {error}")
-        job.seconds["adjust"] = adjusting
-        job.seconds["paste"] = time.perf_counter() - started - job.seconds.get("parse", 0.0) - adjusting
-        return EnhanceResult(image, tuple(job.faces), job.seconds, pasted=() if options.aligned else pasted)
+            return EnhanceResult(None, prepared.detected, seconds, f"pasting faces failed: {error}")
+        return EnhanceResult(image, prepared.detected, seconds, pasted=pasted)
+
+    def _paste(self, prepared: PreparedPhoto, crops: Sequence[np.ndarray], options: EnhanceOptions,
+               seconds: dict[str, float]) -> tuple[np.ndarray, tuple[RestoredFace, ...]]:
+        """The face controls, the parser's masks and the paste of each restored face onto the photo."""
+        with timed(seconds, "parse"):
+            masks = self.parser.masks(list(crops))   # parsed before the small-face blur, as official
+        with timed(seconds, "adjust"):
+            # Colour statistics skip the black border that alignment adds beyond the photo's edges.
+            seen = [mask * face_geometry.crop_coverage(face.matrix, mask.shape[0], prepared.image.shape)
+                    for mask, face in zip(masks, prepared.faces)] if options.skin_protection else masks
+            adjusted = [adjustments.adjust_face(crop, face.crop, weights, skin_protection=options.skin_protection,
+                                                detail=options.detail)
+                        for crop, face, weights in zip(crops, prepared.faces, seen)]
+            base = adjustments.denoise(prepared.image, options.denoise)
+        with timed(seconds, "paste"):
+            pasted = tuple(RestoredFace(soften_if_small(crop, face.face), mask, face.matrix)
+                           for crop, face, mask in zip(adjusted, prepared.faces, masks))
+            return face_geometry.paste_faces(base, pasted, options.strength), pasted
+
+
+def aligned_input(image: np.ndarray, size_px: int) -> AlignedFace:
+    """Aligned mode, as the official ``--aligned``: the whole input, resized to the model size, is the crop."""
+    crop = image if image.shape[:2] == (size_px, size_px) else cv2.resize(
+        image, (size_px, size_px), interpolation=cv2.INTER_LINEAR)
+    return AlignedFace(None, np.ascontiguousarray(crop), None)
+
+
+def finish_aligned_input(crop: np.ndarray, restored: np.ndarray, options: EnhanceOptions,
+                         seconds: dict[str, float]) -> np.ndarray:
+    """Aligned mode's result: the face controls with a mask of ones (the input is all face), the photo
+    denoised, and the restored crop blended over it by ``strength``."""
+    with timed(seconds, "adjust"):
+        whole = np.ones(crop.shape[:2], np.float32)
+        restored = adjustments.adjust_face(restored, crop, whole, skin_protection=options.skin_protection,
+                                           detail=options.detail)
+        base = adjustments.denoise(crop, options.denoise).astype(np.float32)
+    blended = base + options.strength * (restored.astype(np.float32) - base)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
 def soften_if_small(crop: np.ndarray, face: Face) -> np.ndarray:

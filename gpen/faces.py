@@ -6,13 +6,13 @@ Pure functions on numpy arrays; images are HxWx3 uint8 RGB. Facts follow the off
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
 
-FaceChoice = Literal["all", "largest", "center"]
-FACE_CHOICES: tuple[FaceChoice, ...] = ("all", "largest", "center")
+from .options import FACE_CHOICES, FaceChoice
+
 
 # GPEN's own 5-point template for a 512x512 crop (not facexlib's FFHQ one): left eye, right eye,
 # nose, left and right mouth corners, as seen in the image.

@@ -16,7 +16,8 @@ import torch
 
 from doubles import FixedDetector, IdentityRestorer, TintingRestorer
 from gpen import adjustments
-from gpen.adjustments import MODES, luminance, mean_lab, options_for_mode
+from gpen.adjustments import luminance, mean_lab
+from gpen.options import MODES, options_for_mode
 from gpen.engine import Engine, EngineConfig, EnhanceOptions
 from gpen.faces import Face, RestoredFace, align_face, paste_mask
 from gpen.parsing import FaceParser

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import tiny_models
-from gpen.adjustments import options_for_mode
+from gpen.options import options_for_mode
 from gpen.cli import build_parser, enhance_options, main
 from gpen.engine import EnhanceOptions
 from photos import PHOTOS

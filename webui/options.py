@@ -1,26 +1,21 @@
 """The restoration controls (strength, mode, faces, quality controls) and how they become ``EnhanceOptions``.
 
-The quality controls are read from the engine: a slider for each range in
-``gpen.adjustments.CONTROL_RANGES`` and a checkbox for each name in ``gpen.adjustments.SWITCHES``
-that is a field of ``EnhanceOptions``; a mode sets them to ``gpen.adjustments.MODES[mode]``. A new
-control in the engine appears in both tabs, the mode presets and the handlers by itself; it needs
-only its label in ``i18n`` (until then its field name is shown). Without ``gpen.adjustments`` there
-are no quality controls and the mode is hidden.
+The quality controls are read from ``gpen.options``: a slider for each range in ``CONTROL_RANGES`` and a
+checkbox for each name in ``SWITCHES``; a mode sets them to ``MODES[mode]``. A new control in the engine
+appears in both tabs, the mode presets and the handlers by itself; it needs only its label in ``i18n``
+(until then its field name is shown).
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Literal, Mapping
 
-from gpen import EnhanceOptions
-from gpen.faces import FACE_CHOICES
+from gpen.options import (CONTROL_RANGES, FACE_CHOICES, MODE_CHOICES, MODES, SWITCHES, EnhanceOptions,
+                          options_for_mode)
 
 DEFAULT_STRENGTH_PERCENT = 100
-MODE_NAMES = ("natural", "strong", "detail")
 
 
 @dataclass(frozen=True)
@@ -37,30 +32,15 @@ class Adjustment:
         return 1.0 if self.maximum - self.minimum >= 20 else 0.01
 
 
-def _adjustments_module() -> ModuleType | None:
-    try:
-        return importlib.import_module("gpen.adjustments")
-    except ImportError:
-        return None
-
-
 def available_adjustments() -> tuple[Adjustment, ...]:
-    """The quality controls this engine offers, in the engine's order (none without ``gpen.adjustments``)."""
-    module = _adjustments_module()
-    if module is None:
-        return ()
-    fields = {field.name for field in dataclasses.fields(EnhanceOptions)}
-    found = [Adjustment(name, "slider", float(low), float(high))
-             for name, (low, high) in getattr(module, "CONTROL_RANGES", {}).items() if name in fields]
-    found += [Adjustment(name, "switch") for name in getattr(module, "SWITCHES", ()) if name in fields]
-    return tuple(found)
+    """The quality controls, in the engine's order: the whole-photo sliders, then the face switches."""
+    return (*(Adjustment(name, "slider", float(low), float(high)) for name, (low, high) in CONTROL_RANGES.items()),
+            *(Adjustment(name, "switch") for name in SWITCHES))
 
 
 def mode_names() -> tuple[str, ...]:
-    """The modes offered: the engine's presets when it has them."""
-    module = _adjustments_module()
-    modes = getattr(module, "MODES", None) if module is not None else None
-    return tuple(modes) if modes else MODE_NAMES
+    """The modes offered, the default first."""
+    return MODE_CHOICES
 
 
 def has_modes() -> bool:
@@ -70,15 +50,10 @@ def has_modes() -> bool:
 
 def mode_values(mode: str) -> dict[str, float | bool]:
     """The preset values of a mode for the quality controls shown."""
-    module = _adjustments_module()
-    presets = getattr(module, "MODES", {}) if module is not None else {}
-    preset = presets.get(mode, {})
-    values: dict[str, float | bool] = {}
-    for adjustment in available_adjustments():
-        value = preset.get(adjustment.name) if isinstance(preset, Mapping) else getattr(preset, adjustment.name, None)
-        if value is not None:
-            values[adjustment.name] = bool(value) if adjustment.kind == "switch" else float(value)
-    return values
+    preset = MODES.get(mode, {})
+    return {adjustment.name: bool(preset[adjustment.name]) if adjustment.kind == "switch"
+            else float(preset[adjustment.name])
+            for adjustment in available_adjustments() if adjustment.name in preset}
 
 
 def default_value(adjustment: Adjustment) -> float | bool:
@@ -116,13 +91,10 @@ def build_options(strength_percent: float | None, mode: str | None, faces: str |
         raise ValueError(f"unknown adjustment(s): {shown}; this engine knows: {', '.join(known) or 'none'}")
     overrides = {name: _switch(value) if known[name].kind == "switch" else float(value)
                  for name, value in given.items()}
-    module = _adjustments_module()
-    if known and module is not None:
-        mode = mode or mode_names()[0]
-        if mode not in mode_names():
-            raise ValueError(f"mode must be one of {', '.join(mode_names())}, got {mode!r}")
-        return module.options_for_mode(mode, **values, **overrides)
-    return EnhanceOptions(**values, **overrides)
+    mode = mode or mode_names()[0]
+    if mode not in mode_names():
+        raise ValueError(f"mode must be one of {', '.join(mode_names())}, got {mode!r}")
+    return options_for_mode(mode, **values, **overrides)
 
 
 def _switch(value: Any) -> bool:
