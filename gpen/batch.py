@@ -12,7 +12,6 @@ import glob
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,12 +22,15 @@ from typing import Callable, Literal, Sequence
 import cv2
 import numpy as np
 
+from .atomic import atomic_file
 from .engine import Engine, EnhanceOptions, EnhanceResult
 from .stages import PreparedPhoto, RestoredPhoto
 from .errors import GpenError, ImageWriteError
 from .faces import paste_faces
-from .images import (DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS, LoadedImage,
-                     OutputFormat, load_image, plan_output_paths, remove_stale_temporaries, save_image)
+from .image_writing import remove_stale_temporaries, save_image
+from .images import DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS, LoadedImage, load_image
+from .options import OutputFormat
+from .output_names import plan_output_paths
 
 log = logging.getLogger(__name__)
 
@@ -379,12 +381,10 @@ def write_report(reports: Sequence[FileReport], path: Path) -> None:
     path = Path(path)
     text = json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False) + "\n"
     data = text.encode("utf-8", errors="backslashreplace")
-    temporary = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        with atomic_file(path) as handle:
+            handle.write(data)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise ImageWriteError(f"Cannot write the report {path}: {error.strerror or error}. "
                               "Free some space, check permissions or pick another file.") from error

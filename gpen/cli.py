@@ -23,11 +23,11 @@ from . import registry
 from .batch import FileReport, SaveOptions, find_inputs, process_files, write_report
 from .download import tqdm_progress
 from .engine import Engine
-from .options import (CONTROL_RANGES, DEVICE_CHOICES, FACE_CHOICES, MODE_CHOICES, PRECISION_CHOICES, SWITCHES,
+from .options import (CONTROL_RANGES, DEVICE_CHOICES, FACE_CHOICES, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES,
+                      SWITCHES,
                       DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, EngineConfig, EnhanceOptions, check_batch_size,
                       options_for_mode)
 from .errors import GpenError
-from .images import OUTPUT_FORMATS
 
 log = logging.getLogger("gpen")
 

@@ -6,17 +6,15 @@ leaves a half-written model file that would later fail to load.
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import http.client
 import logging
-import os
-import secrets
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable, Sequence
 
+from gpen.atomic import atomic_file, temporaries_of
 from gpen.errors import DownloadError
 
 logger = logging.getLogger(__name__)
@@ -46,7 +44,7 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
     except OSError as error:
         failures.append(("(none tried)", f"cannot create the folder: {error}"))
         url_list = []
-    for stale in destination.parent.glob(f".{glob.escape(destination.name)}.part-*"):
+    for stale in temporaries_of(destination):
         stale.unlink(missing_ok=True)   # left by a download that was killed; never loaded
     for url in url_list:
         logger.info("downloading %s from %s", destination.name, url)
@@ -63,11 +61,10 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
 
 def _download_once(url: str, destination: Path, sha256: str | None, timeout_s: float,
                    progress: ProgressCallback | None) -> None:
-    temporary = destination.with_name(f".{destination.name}.part-{secrets.token_hex(4)}")
     bytes_done, bytes_total = 0, None
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=timeout_s) as response, open(temporary, "xb") as file:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response, atomic_file(destination) as file:
             length = response.headers.get("Content-Length")
             bytes_total = int(length) if length and length.isdigit() else None
             digest = hashlib.sha256()
@@ -79,13 +76,14 @@ def _download_once(url: str, destination: Path, sha256: str | None, timeout_s: f
                 bytes_done += len(chunk)
                 if progress is not None:
                     progress(bytes_done, bytes_total)
-        if bytes_total is not None and bytes_done != bytes_total:
-            raise _AttemptFailed(f"transfer cut after {bytes_done} of {bytes_total} bytes")
-        if bytes_done == 0:
-            raise _AttemptFailed("the server sent an empty file")
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise _AttemptFailed(f"checksum mismatch: expected sha256 {sha256.lower()}, got {digest.hexdigest()}")
-        os.replace(temporary, destination)
+            # Checked before the file is renamed into place: a failed check leaves nothing behind.
+            if bytes_total is not None and bytes_done != bytes_total:
+                raise _AttemptFailed(f"transfer cut after {bytes_done} of {bytes_total} bytes")
+            if bytes_done == 0:
+                raise _AttemptFailed("the server sent an empty file")
+            if sha256 is not None and digest.hexdigest() != sha256.lower():
+                raise _AttemptFailed(f"checksum mismatch: expected sha256 {sha256.lower()}, "
+                                     f"got {digest.hexdigest()}")
     except urllib.error.HTTPError as error:
         raise _AttemptFailed(f"HTTP {error.code} {error.reason}") from error
     except urllib.error.URLError as error:
@@ -103,8 +101,6 @@ def _download_once(url: str, destination: Path, sha256: str | None, timeout_s: f
     except OSError as error:
         raise _AttemptFailed(f"{type(error).__name__} after {_received(bytes_done, bytes_total)}: {error}"
                              ) from error
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _received(bytes_done: int, bytes_total: int | None) -> str:

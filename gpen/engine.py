@@ -23,7 +23,7 @@ from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .faces import Face, RestoredFace
 from .stages import AlignedFace, EnhanceResult, PreparedPhoto, RestoredPhoto, timed
-from .options import MAX_BATCH_SIZE, EngineConfig, EnhanceOptions  # noqa: F401  (part of the engine's API)
+from .options import EngineConfig, EnhanceOptions
 from .parsing import FaceParser
 from .weights import load_restorer, resolve_model_file
 

@@ -5,6 +5,8 @@ report row or a ``gr.Error``.
 """
 from __future__ import annotations
 
+import errno
+
 
 class GpenError(Exception):
     """Base class for every error the engine raises on purpose."""
@@ -36,3 +38,23 @@ class DeviceError(GpenError):
 
 class RestorationError(GpenError):
     """The network failed on a face even at batch size 1 (for example out of memory)."""
+
+
+_OS_ERROR_REASONS = {
+    code: reason
+    for name, reason in (
+        ("ENOSPC", "disk full"),
+        ("EDQUOT", "disk quota exceeded"),
+        ("EACCES", "permission denied"),
+        ("EPERM", "permission denied"),
+        ("EROFS", "read-only file system"),
+        ("ENAMETOOLONG", "file name too long"),
+    )
+    if (code := getattr(errno, name, None)) is not None
+}
+
+
+def os_error_reason(error: OSError) -> str:
+    """A short reason for an operating-system error, in words a person understands ("disk full")."""
+    reason = _OS_ERROR_REASONS.get(error.errno) if error.errno is not None else None
+    return reason or error.strerror or str(error) or type(error).__name__

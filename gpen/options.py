@@ -18,10 +18,12 @@ DeviceChoice = Literal["auto", "cpu", "cuda"]
 PrecisionChoice = Literal["auto", "fp32", "bf16", "fp16"]
 FaceChoice = Literal["all", "largest", "center"]
 Mode = Literal["natural", "strong", "detail"]
+OutputFormat = Literal["same", "png", "jpg", "webp"]   # "same" keeps each input's own format
 DEVICE_CHOICES: tuple[DeviceChoice, ...] = get_args(DeviceChoice)
 PRECISION_CHOICES: tuple[PrecisionChoice, ...] = get_args(PrecisionChoice)
 FACE_CHOICES: tuple[FaceChoice, ...] = get_args(FaceChoice)
 MODE_CHOICES: tuple[Mode, ...] = get_args(Mode)
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 
 DEFAULT_BATCH_SIZE = 4
 MAX_BATCH_SIZE = 64

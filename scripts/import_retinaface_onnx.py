@@ -31,8 +31,7 @@ from __future__ import annotations
 
 import argparse
 import operator
-import os
-import tempfile
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gpen.atomic import atomic_file  # noqa: E402
 
 NETWORK_NAME = "mobile0.25"
 TRACE_INPUT_SIZE_PX = 64          # the input the facexlib model is traced with, to learn tensor ranks
@@ -138,14 +140,8 @@ def write_trained_detector(path: Path) -> Path:
     build_facexlib_retinaface().load_state_dict(state_dict, strict=True)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(state_dict, temporary_name)
-        os.replace(temporary_name, path)
-    except BaseException:
-        Path(temporary_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        torch.save(state_dict, handle)
     return path
 
 

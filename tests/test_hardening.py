@@ -579,12 +579,10 @@ def test_report_write_failure_leaves_the_old_report_and_no_temporary(tmp_path, m
     target = tmp_path / "report.json"
     target.write_text("[]\n")
 
-    def full(self: Path, data: bytes) -> int:
-        with open(self, "wb") as handle:
-            handle.write(data[:10])
+    def full(descriptor: int) -> None:   # the disk fills up as the written report is flushed to it
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(ImageWriteError, match="No space left on device"):
         write_report([FileReport("a.jpg", None, "failed", error="x")], target)
     monkeypatch.undo()
@@ -758,6 +756,6 @@ def test_partial_download_left_by_a_killed_run_is_never_loaded(models_folder, tm
     folder = tmp_path / "models"
     shutil.copytree(models_folder, folder)
     restorer = folder / "GPEN-BFR-512.pth"
-    restorer.rename(folder / ".GPEN-BFR-512.pth.part-0badc0de")   # a download killed before its rename
+    restorer.rename(folder / ".GPEN-BFR-512.pth.tmp-0badc0de")   # a download killed before its rename
     with pytest.raises(ModelFileError, match="GPEN-BFR-512.pth is not in .* downloading is turned off"):
         Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))

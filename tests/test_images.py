@@ -22,15 +22,10 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 
 from gpen.errors import ImageReadError, ImageTooLargeError, ImageWriteError
-from gpen.images import (
-    DEFAULT_MAX_PIXELS,
-    OUTPUT_FORMATS,
-    SUPPORTED_INPUT_EXTENSIONS,
-    LoadedImage,
-    load_image,
-    plan_output_paths,
-    save_image,
-)
+from gpen.image_writing import save_image
+from gpen.images import DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, LoadedImage, load_image
+from gpen.options import OUTPUT_FORMATS
+from gpen.output_names import plan_output_paths
 
 HEIGHT, WIDTH = 48, 64
 RED, GREEN, BLUE, YELLOW = (220, 30, 40), (30, 200, 60), (40, 50, 210), (230, 220, 40)
