@@ -103,5 +103,13 @@ class NetworkOnDevice:
         except RuntimeError as error:
             raise ModelFileError(f"{path} is not a {cls.kind} checkpoint facexlib can load: {error}") from error
 
+    def compiled(self, dynamic: bool = False) -> "NetworkOnDevice":
+        """The same network wrapped in ``torch.compile`` (falling back to the plain network if compiling
+        fails), as a new object: this one may be shared with other engines. ``dynamic`` compiles one
+        graph for every input size."""
+        from .acceleration import CompiledModule
+
+        return type(self)(CompiledModule(self.model, dynamic=dynamic), self.device, self.dtype)
+
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)

@@ -18,7 +18,7 @@ import torch
 from . import adjustments, registry
 from . import faces as face_geometry
 from .devices import DevicePlan, inference_context, plan_device
-from .acceleration import CompiledModule, compile_restorer
+from .acceleration import compile_restorer
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .faces import Face, RestoredFace
@@ -54,12 +54,11 @@ class Engine:
             resolve_model_file(self.config.detector, **resolve), self.plan.device, torch.float32)
         self.parser = parser or FaceParser.from_file(
             resolve_model_file(registry.PARSER, **resolve), self.plan.device, torch.float32)
-        if self.config.compile:   # new wrappers: the originals may be shared with other engines
+        if self.config.compile:
             if isinstance(self.parser, FaceParser):
-                self.parser = FaceParser(CompiledModule(self.parser.model), self.parser.device, self.parser.dtype)
-            if isinstance(self.detector, FaceDetector):   # one graph for every photo size
-                self.detector = FaceDetector(CompiledModule(self.detector.model, dynamic=True),
-                                             self.detector.device, self.detector.dtype)
+                self.parser = self.parser.compiled()
+            if isinstance(self.detector, FaceDetector):
+                self.detector = self.detector.compiled(dynamic=True)   # one graph for every photo size
 
     @property
     def model_name(self) -> str:
