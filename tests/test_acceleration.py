@@ -85,3 +85,18 @@ def test_compiled_parser_matches_the_plain_one():
     assert isinstance(output, tuple) and len(output) == len(expected)
     for got, want in zip(output, expected):
         assert (got - want).abs().max().item() < 1e-4
+
+
+def test_compile_wraps_the_detector_and_parser_in_new_objects_and_keeps_the_results(tmp_path, monkeypatch):
+    """compile=True gives the engine compiled copies; the networks it was handed (which other engines may
+    share) stay as they were, and the results match the plain engine's."""
+    monkeypatch.setattr(torch, "compile", lambda function, **kwargs: function)   # compiling itself is slow
+    folder = tiny_models.make_tiny_models(tmp_path / "models")["parser"].parent
+    plain = Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))
+    compiled = Engine(EngineConfig(models_folder=folder, download=False, device="cpu", compile=True),
+                      detector=plain.detector, parser=plain.parser)
+    assert isinstance(compiled.detector.model, CompiledModule)
+    assert isinstance(compiled.parser.model, CompiledModule)
+    assert not isinstance(plain.detector.model, CompiledModule) and not isinstance(plain.parser.model, CompiledModule)
+    photo = read_photo("lowres_portrait.jpg")
+    assert np.array_equal(compiled.enhance_one(photo).image, plain.enhance_one(photo).image)
