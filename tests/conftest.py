@@ -4,5 +4,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+
+
+@pytest.fixture(scope="session")
+def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny test checkpoints (``tests/tiny_models.py``) under their registry names, built once a run.
+    Shared: a test that changes model files copies the folder first."""
+    import tiny_models
+
+    folder = tmp_path_factory.mktemp("tiny_models")
+    tiny_models.make_tiny_models(folder)
+    return folder

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -13,29 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import tiny_models
-from gpen.batch import RESULTS_MANIFEST
+from cli_process import REPO, cli_environment, results_in, run_cli
 from photos import PHOTOS
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("cli_models")
-    tiny_models.make_tiny_models(folder)
-    return folder
-
-
-def run_cli(models_folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1")
-    return subprocess.run([sys.executable, "-m", "gpen", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def results_in(folder: Path) -> list[str]:
-    """Every file in an output folder but the list of results the run keeps there (temporaries included)."""
-    return sorted(path.name for path in folder.iterdir() if path.name != RESULTS_MANIFEST)
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -113,9 +91,9 @@ def test_killed_run_resumes_with_skip_existing(models_folder, tmp_path):
         for photo in PHOTOS.iterdir():
             shutil.copy(photo, inputs / f"{copy}_{photo.name}")
     out = tmp_path / "out"
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1")
     process = subprocess.Popen([sys.executable, "-m", "gpen", str(inputs), "-o", str(out), "-q", "--batch-size", "1"],
-                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=REPO, env=cli_environment(models_folder), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
 
     def finished() -> int:   # complete results only: a temporary file being written starts with "."

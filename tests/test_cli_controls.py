@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,25 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import tiny_models
 from gpen.options import options_for_mode
 from gpen.cli import build_parser, enhance_options, main
 from gpen.engine import EnhanceOptions
+from cli_process import REPO, cli_environment
 from photos import PHOTOS
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("controls_models")
-    tiny_models.make_tiny_models(folder)
-    return folder
-
-
 def cli_command(models_folder: Path, *args: str) -> dict:
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1")
-    return dict(args=[sys.executable, "-m", "gpen", *args], cwd=REPO, env=env, text=True,
+    return dict(args=[sys.executable, "-m", "gpen", *args], cwd=REPO, env=cli_environment(models_folder), text=True,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,13 +15,6 @@ from gpen.faces import Face
 from photos import read_photo, scene_with_face
 
 PHOTO_NAMES = ["portrait_small.jpg", "lowres_portrait.jpg", "lowres_portrait2.jpg", "portrait_png.png"]
-
-
-@pytest.fixture(scope="session")
-def models_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    tiny_models.make_tiny_models(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")

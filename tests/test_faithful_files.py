@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -26,20 +25,13 @@ from gpen.faces import Face
 from gpen.images import load_image
 from gpen.metadata import add_png_chunks
 from photos import PHOTOS, read_photo
-from test_cli import run_cli
+from cli_process import cli_environment, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
 TAKEN = "2019:06:01 10:00:00"
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
-
-
-@pytest.fixture(scope="module")
-def models_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("faithful_models")
-    tiny_models.make_tiny_models(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +255,7 @@ def peak_memory_of_cli(models_folder: Path, *args: str) -> int:
     """The CLI as a process of its own; its peak resident memory in bytes (read by a fresh parent)."""
     measure = ("import resource, subprocess, sys; result = subprocess.run(sys.argv[1:]); "
                "print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1")
+    env = cli_environment(models_folder)
     finished = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "gpen", *args], cwd=REPO,
                               env=env, capture_output=True, text=True, timeout=600)
     returncode, peak_kib = finished.stdout.split()[-2:]

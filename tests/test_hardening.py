@@ -262,13 +262,6 @@ def check_pixels(case: Case, output: Path, source: Path) -> None:
 # The command line over the whole folder
 
 
-@pytest.fixture(scope="module")
-def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    tiny_models.make_tiny_models(folder)
-    return folder
-
-
 @dataclass(frozen=True)
 class CliRun:
     returncode: int

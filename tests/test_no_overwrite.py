@@ -7,23 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
-
-import tiny_models
 from gpen.batch import RESULTS_MANIFEST
 from photos import PHOTOS
-from test_cli import REPO, results_in, run_cli
-
-
-@pytest.fixture(scope="module")
-def models_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("safety_models")
-    tiny_models.make_tiny_models(folder)
-    return folder
+from cli_process import results_in, run_cli, start_cli
 
 
 def three_photos(folder: Path) -> Path:
@@ -82,12 +71,6 @@ def test_an_output_folder_that_cannot_be_written_is_found_before_any_work(models
         locked.mkdir(mode=0o555)
         result = run_cli(models_folder, str(inputs), "-o", str(locked), "-q")
         assert result.returncode == 2
-
-
-def start_cli(models_folder: Path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "gpen", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_results(folder: Path, count: int, process: subprocess.Popen, timeout_s: float = 240) -> None:

@@ -21,7 +21,7 @@ from gpen import registry
 from gpen.detection import FaceDetector
 from gpen.engine import Engine, EngineConfig
 from photos import PHOTOS, read_photo
-from test_cli import run_cli
+from cli_process import run_cli
 from trained_detector import trained_detector_file
 
 FACE_COUNTS = {
