@@ -75,7 +75,8 @@ def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou_threshold: floa
     at most ``MAX_BOXES_AFTER_NMS`` come out. Returns the indices kept, best score first."""
     order = np.argsort(-scores, kind="stable")[:MAX_BOXES_BEFORE_NMS]
     x1, y1, x2, y2 = (boxes[:, column] for column in range(4))   # float32, as official
-    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    with np.errstate(over="ignore", invalid="ignore"):   # a broken checkpoint can give infinite boxes
+        areas = (x2 - x1 + 1) * (y2 - y1 + 1)
     kept = []
     while order.size > 0 and len(kept) < MAX_BOXES_AFTER_NMS:
         best, rest = order[0], order[1:]
