@@ -20,17 +20,22 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Sequence  # noqa: E402
 
+from gradio.utils import get_upload_folder  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from gpen import registry  # noqa: E402
 from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES  # noqa: E402
-from gpen.engine import MAX_BATCH_SIZE  # noqa: E402
+from gpen.options import MAX_BATCH_SIZE  # noqa: E402
+from webui.clients import ClientWatch  # noqa: E402
+from webui.connections import DEFAULT_READ_TIMEOUT_S, limit_read_times  # noqa: E402
 from webui.engine_holder import EngineHolder  # noqa: E402
 from webui.files import BatchLimits, RequestFolders, outputs_root  # noqa: E402
 from webui.guard import RequestGuard, is_loopback  # noqa: E402
 from webui.handlers import Handlers  # noqa: E402
+from webui.instances import remove_abandoned_folders  # noqa: E402
 from webui.layout import CSS, I18N, build_ui  # noqa: E402
 from webui.settings import Settings, load_settings, settings_path  # noqa: E402
+from webui.uploads import remove_partial_uploads  # noqa: E402
 
 log = logging.getLogger("webui")
 
@@ -39,6 +44,13 @@ def _batch_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600 seconds, got {text}")
     return value
 
 
@@ -66,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=_positive, default=32, help="most requests waiting at once (default 32)")
     parser.add_argument("--max-batch-files", type=_positive, default=BatchLimits.max_files,
                         help=f"most photos in one batch; larger batches are refused (default {BatchLimits.max_files})")
+    parser.add_argument("--allow-settings", action="store_true",
+                        help="let visitors change the settings when the app is open to the network (with --host or "
+                             "--share); without it the Settings tab is read-only there")
+    parser.add_argument("--read-timeout", type=_seconds, default=DEFAULT_READ_TIMEOUT_S, metavar="SECONDS",
+                        help="close a connection whose request headers take longer than this to arrive, or whose "
+                             f"body stops for longer (default {DEFAULT_READ_TIMEOUT_S:g})")
     return parser
 
 
@@ -103,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
 
+    for removed in remove_abandoned_folders():
+        log.info("removed %s (%.1f MB), left by an instance that is no longer running", removed.path,
+                 removed.size_bytes / 2**20)
     holder = EngineHolder(settings)
     state = holder.load()
     if state.loaded:
@@ -112,17 +133,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     folders = RequestFolders()
     atexit.register(folders.remove_all)
     signal.signal(signal.SIGTERM, _interrupt)
-    handlers = Handlers(holder, folders, settings_path(), limits=BatchLimits(max_files=args.max_batch_files))
+    loopback_only = is_loopback(args.host) and not args.share
+    clients = ClientWatch()
+    handlers = Handlers(holder, folders, settings_path(), limits=BatchLimits(max_files=args.max_batch_files),
+                        clients=clients, settings_locked=not loopback_only and not args.allow_settings)
+    if handlers.settings_locked:
+        log.info("the app is open to the network: the settings are read-only (start with --allow-settings to "
+                 "allow changes)")
     demo = build_ui(handlers)
     # api_open=False: Gradio would otherwise run a queued event posted to /gradio_api/run/<name> at once,
     # skipping the queue and its limits.
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1, api_open=False)
     public_api = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    guard = Middleware(RequestGuard, public_api_names=public_api,
-                       loopback_only=is_loopback(args.host) and not args.share)
+    guard = Middleware(RequestGuard, public_api_names=public_api, loopback_only=loopback_only,
+                       known_events=list(demo.fns), clients=clients, max_upload_files=args.max_batch_files,
+                       upload_folder=Path(get_upload_folder()))
+    limit_read_times(args.read_timeout)
+    remove_partial_uploads()
     # Everything that would open the app further is set here, not left to Gradio's environment variables.
+    # show_error=False: Gradio's own error texts name server paths; the app's messages (gr.Error) still show.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                max_file_size=args.max_file_size, i18n=I18N, css=CSS, show_error=True,
+                max_file_size=args.max_file_size, i18n=I18N, css=CSS, show_error=False,
                 enable_monitoring=False, ssr_mode=False, mcp_server=False, strict_cors=True, run_history=False,
                 blocked_paths=never_served(registry.models_dir(), outputs_root(), settings_path()),
                 footer_links=["api", "settings"], app_kwargs={"middleware": [guard]})

@@ -123,4 +123,13 @@ def models_dir() -> Path:
 def model_status(folder: Path | None = None) -> list[tuple[ModelSpec, Path, bool]]:
     """Every registered model with its path in ``folder`` (default ``models_dir()``) and whether it is there."""
     folder = Path(folder) if folder is not None else models_dir()
-    return [(spec, folder / spec.file_name, (folder / spec.file_name).is_file()) for spec in _SPECS.values()]
+    return [(spec, folder / spec.file_name, _is_file(folder / spec.file_name)) for spec in _SPECS.values()]
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False where it cannot be looked at (a folder without permission):
+    loading it then says why."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

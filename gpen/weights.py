@@ -28,12 +28,18 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, unwrapping training wrappers and ``module.`` prefixes."""
     path = Path(path)
     advice = f"Delete {path} and download it again (or point to another copy)."
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist (or is not a file).")
-    if path.stat().st_size == 0:
-        raise ModelFileError(f"model file {path} is empty (0 bytes), probably from a failed download. {advice}")
-    with open(path, "rb") as handle:
-        head = handle.read(4)
+    try:
+        if not _is_file(path):
+            raise ModelFileError(f"model file {path} does not exist (or is not a file).")
+        if path.stat().st_size == 0:
+            raise ModelFileError(f"model file {path} is empty (0 bytes), probably from a failed download. {advice}")
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except PermissionError:
+        raise ModelFileError(f"model file {path} cannot be read: permission denied. Give the user running "
+                             f"GPEN read access to it (for example: chmod a+r {path}).") from None
+    except OSError as error:
+        raise ModelFileError(f"model file {path} cannot be read: {error.strerror or error}.") from None
     if not head.startswith((b"PK\x03\x04", b"\x80")):   # a zip archive or a legacy pickle
         raise ModelFileError(f"model file {path} is not a PyTorch checkpoint (it starts with {head!r}; "
                              f"perhaps an error page saved by a failed download). {advice}")
@@ -104,14 +110,14 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
     """
     if _is_path(model):
         path = Path(model).expanduser()
-        if not path.is_file():
+        if not _is_file(path):
             raise ModelFileError(f"model file {path} not found. Check the path, or give one of the model "
                                  f"names: {', '.join(registry.RESTORER_NAMES)}.")
         return path
     spec = registry.get_spec(str(model))
     folder = Path(folder) if folder is not None else registry.models_dir()
     path = folder / spec.file_name
-    if path.is_file():
+    if _is_file(path):
         return path
     if download and not _downloads_disabled():
         return download_file(spec.urls, path, sha256=spec.sha256, timeout_s=timeout_s, progress=progress)
@@ -119,6 +125,20 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
     raise ModelFileError(f"model file {spec.file_name} is not in {folder} and downloading is turned off. "
                          f"Download it from one of these addresses and save it as {spec.file_name} "
                          f"in {folder}:\n{addresses}")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, except that a folder on the way that cannot be searched is an error that says
+    so (``is_file`` raises a bare ``PermissionError`` there)."""
+    try:
+        return path.is_file()
+    except PermissionError:
+        folder = path.parent
+        raise ModelFileError(f"the model folder {folder} cannot be read: permission denied, so {path.name} "
+                             f"cannot be looked for. Give the user running GPEN access to it (for example: "
+                             f"chmod a+rx {folder}).") from None
+    except OSError as error:
+        raise ModelFileError(f"model file {path} cannot be looked for: {error.strerror or error}.") from None
 
 
 def load_restorer(model: str | Path, **resolve_kwargs: Any) -> arch.GPEN:

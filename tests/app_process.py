@@ -11,6 +11,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 120
@@ -47,16 +48,20 @@ class AppProcess:
                 self.process.wait(timeout=15)
 
 
-def start_app(folder: Path, models: Path, *args: str) -> AppProcess:
-    """Start the app and wait until it answers; raises with its log when it does not."""
+def start_app(folder: Path, models: Path, *args: str, env: dict[str, str] | None = None,
+              preexec_fn: Callable[[], None] | None = None) -> AppProcess:
+    """Start the app and wait until it answers; raises with its log when it does not. ``env`` is added
+    to (and overrides) the app's environment; ``preexec_fn`` runs in the child before the app starts."""
     port = free_port()
     outputs, settings_file, log_file = folder / "outputs", folder / "settings.json", folder / "app.log"
-    env = dict(os.environ, GPEN_MODELS_DIR=str(models), GPEN_NO_DOWNLOAD="1", GPEN_OUTPUTS_DIR=str(outputs),
-               GPEN_SETTINGS_FILE=str(settings_file), GRADIO_TEMP_DIR=str(folder / "gradio"),
-               PYTHONUNBUFFERED="1")
+    environment = {**os.environ, "GPEN_MODELS_DIR": str(models), "GPEN_NO_DOWNLOAD": "1",
+                   "GPEN_OUTPUTS_DIR": str(outputs), "GPEN_SETTINGS_FILE": str(settings_file),
+                   "GRADIO_TEMP_DIR": str(folder / "gradio"), "PYTHONUNBUFFERED": "1", **(env or {})}
+    settings_file = Path(environment["GPEN_SETTINGS_FILE"])
+    outputs = Path(environment["GPEN_OUTPUTS_DIR"])
     with open(log_file, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=REPO,
+                                   env=environment, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
     app = AppProcess(process, f"http://127.0.0.1:{port}/", port, models, outputs, settings_file, log_file)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -72,7 +77,7 @@ def start_app(folder: Path, models: Path, *args: str) -> AppProcess:
     raise RuntimeError(f"app.py did not answer within {START_TIMEOUT_S} s:\n{app.log()}")
 
 
-def start_app_with_tiny_models(folder: Path, *args: str) -> AppProcess:
+def start_app_with_tiny_models(folder: Path, *args: str, env: dict[str, str] | None = None) -> AppProcess:
     """The app over a models folder holding the tiny test checkpoints (GPEN-BFR-512 and -256, and the
     tiny detector under both detectors' names)."""
     import tiny_models
@@ -80,4 +85,4 @@ def start_app_with_tiny_models(folder: Path, *args: str) -> AppProcess:
     models = folder / "models"
     tiny_models.make_tiny_models(models)
     tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256", detector_name="retinaface-mobile0.25")
-    return start_app(folder, models, *args)
+    return start_app(folder, models, *args, env=env)

@@ -19,6 +19,7 @@ from PIL import Image
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+from gpen.batch import RESULTS_MANIFEST  # noqa: E402
 from webui import options as controls  # noqa: E402
 from webui.files import BatchLimits, collect_inputs  # noqa: E402
 from webui.i18n import EN, ZH, language_of  # noqa: E402
@@ -61,7 +62,7 @@ def test_enhance_endpoint_returns_the_full_size_result_and_its_info(client):
     result, info = client.predict(handle_file(str(PHOTOS / "portrait_small.jpg")), api_name="/enhance")
     with Image.open(result) as image:
         assert image.size == Image.open(PHOTOS / "portrait_small.jpg").size
-        assert image.format == "PNG"
+        assert image.format == "JPEG"          # the input's own format, the default
     assert info["faces"] > 0
     assert info["device"] == "cpu" and info["model"] == "GPEN-BFR-512"
     assert info["seconds"] > 0 and info["notice"] is None
@@ -100,11 +101,11 @@ def test_enhance_batch_endpoint_reports_every_file_and_keeps_going(app, client, 
     assert [row["status"] for row in report] == ["ok", "ok", "ok", "failed"]
     assert all(row["faces"] > 0 for row in report[:3])
     assert "broken.jpg" in report[3]["error"] and "/gradio" not in report[3]["error"]
-    assert sorted(Path(path).name for path in results) == sorted(Path(name).stem + ".png" for name in BATCH_PHOTOS)
+    assert sorted(Path(path).name for path in results) == sorted(BATCH_PHOTOS)   # each in its own format
     # the results also stay in a folder of their own under the outputs folder, under their own names
     [folder] = [path for path in app.outputs.iterdir() if path.name.startswith("batch-")]
-    assert sorted(path.name for path in folder.iterdir()) == sorted(
-        [Path(name).stem + ".png" for name in BATCH_PHOTOS] + ["report.json"])
+    assert sorted(path.name for path in folder.iterdir() if path.name != RESULTS_MANIFEST) == sorted(
+        [*BATCH_PHOTOS, "report.json"])
 
 
 def test_enhance_batch_unpacks_a_zip_safely(client, tmp_path):
@@ -122,7 +123,7 @@ def test_enhance_batch_unpacks_a_zip_safely(client, tmp_path):
     assert by_input["family.zip/../../escape.jpg"]["error"] == "unsafe path inside the ZIP"
     assert by_input["family.zip/notes.txt"]["status"] == "skipped"
     assert len(report) == 4
-    assert sorted(Path(path).name for path in results) == ["grandma.png", "grandma_2.png"]
+    assert sorted(Path(path).name for path in results) == ["grandma.jpg", "grandma_2.jpg"]
     assert not (tmp_path.parent / "escape.jpg").exists()
 
 
@@ -152,7 +153,7 @@ def test_model_files_results_and_settings_are_not_served(app, client):
     uploaded = upload(app, PHOTOS / "lowres_portrait2.jpg")
     assert get(f"{app.url}gradio_api/file={uploaded}") == (200, (PHOTOS / "lowres_portrait2.jpg").read_bytes())
     secret_files = [app.models / "GPEN-BFR-512.pth", app.settings_file if app.settings_file.exists() else None,
-                    *app.outputs.rglob("*.png")]
+                    *(path for path in app.outputs.rglob("*") if path.is_file())]
     for path in filter(None, secret_files):
         for url in (f"{app.url}gradio_api/file={path}", f"{app.url}file={path}"):
             status, body = get(url)
@@ -194,7 +195,8 @@ def test_without_model_files_the_app_starts_and_enhance_explains(empty_app):
     with pytest.raises(Exception) as raised:
         client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), api_name="/enhance")
     message = str(raised.value)
-    assert "GPEN-BFR-512.pth" in message and "Settings" in message and str(empty_app.models) in message
+    assert "GPEN-BFR-512.pth" in message and "Settings" in message
+    assert str(empty_app.models) not in message     # no server paths in messages: the Settings tab shows the folder
     assert "Traceback" not in message
     assert "no model loaded yet" in empty_app.log()
 

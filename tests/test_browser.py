@@ -107,7 +107,7 @@ def test_single_photo_is_restored_compared_and_downloaded(app, browser, screensh
         page.locator("#single-download a[download]").click()
     saved = tmp_path / download_info.value.suggested_filename
     download_info.value.save_as(saved)
-    assert saved.name == "portrait_small_restored.png"
+    assert saved.name == "portrait_small_restored.jpg"   # the input's own format
     from PIL import Image
     assert Image.open(saved).size == Image.open(PHOTOS / "portrait_small.jpg").size
     screenshot(page, screenshots / "single.png")
@@ -116,11 +116,15 @@ def test_single_photo_is_restored_compared_and_downloaded(app, browser, screensh
 
 def test_photo_without_faces_is_returned_with_a_visible_notice(app, browser):
     page = open_page(browser, app.url)
+    page.locator("#single-input input[type=file]").set_input_files(str(PHOTOS / "lowres_portrait2.jpg"))
+    expect(page.locator("#single-input img").first).to_be_visible()
     page.locator("#single-advanced").click()
     min_face = page.locator("#single-min-face input[type=number]")
     min_face.fill("2000")
-    min_face.press("Enter")
-    enhance_one_photo(page, PHOTOS / "lowres_portrait2.jpg")
+    min_face.press("Tab")       # the number is taken when the field loses focus, before Enhance is pressed
+    expect(min_face).to_have_value("2000")
+    page.locator("#single-enhance").click()
+    expect(page.locator("#single-faces textarea")).not_to_have_value("")
     assert page.locator("#single-faces textarea").input_value() == "0"
     expect(page.locator("#single-notice")).to_contain_text("No face was found")
     expect(page.locator("#single-slider img")).to_have_count(2)
@@ -163,10 +167,29 @@ def test_batch_restores_good_photos_and_reports_the_bad_one(app, browser, screen
     archive = tmp_path / "results.zip"
     download_info.value.save_as(archive)
     with zipfile.ZipFile(archive) as results:
-        assert sorted(results.namelist()) == sorted([Path(name).stem + ".png" for name in names] + ["report.json"])
+        assert sorted(results.namelist()) == sorted([Path(name).name for name in names] + ["report.json"])
         report = json.loads(results.read("report.json"))
     assert [row["status"] for row in report] == ["ok", "ok", "ok", "failed"]
     screenshot(page, screenshots / "batch.png")
+    page.context.close()
+
+
+def test_file_names_in_notices_are_shown_as_text(app, browser, tmp_path):
+    """Gradio renders notices as (sanitised) HTML: a ZIP member's name must not become markup."""
+    archive = tmp_path / "names.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr('<img src="x" id="injected">.jpg', b"not a photo")
+        writer.writestr("<details open>.jpg", b"not a photo either")
+    page = open_page(browser, app.url)
+    page.get_by_role("tab", name="Batch").click()
+    page.locator("#batch-input input[type=file]").set_input_files(str(archive))
+    expect(page.locator("#batch-input")).to_contain_text("names")
+    page.locator("#batch-enhance").click()
+    notice = page.get_by_test_id("toast-body").filter(has_text="failed")
+    expect(notice).to_contain_text('<img src="x" id="injected">.jpg')
+    expect(notice).to_contain_text("<details open>.jpg")
+    expect(page.locator("#injected")).to_have_count(0)
+    expect(page.get_by_test_id("toast-body").locator("img, details")).to_have_count(0)
     page.context.close()
 
 

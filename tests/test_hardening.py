@@ -50,6 +50,7 @@ from gpen.errors import ImageReadError, ImageWriteError, ModelFileError
 from gpen.faces import Face, template_points
 from gpen.images import load_image
 from photos import PHOTOS
+from small_disk import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1 << 30
@@ -533,20 +534,9 @@ def test_disk_full_stops_the_run_cleanly_and_keeps_what_was_written(tmp_path, mo
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MB tmpfs (needs root and a kernel that lets this process mount)."""
-    mount_point = tmp_path / "small disk"
-    mount_point.mkdir()
-    try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
-                                 capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"cannot mount a tmpfs here: {error}")
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    """A real 2 MB tmpfs."""
+    with tmpfs(tmp_path / "small disk", "2m") as disk:
+        yield disk
 
 
 def test_a_real_full_disk_stops_the_run_and_leaves_nothing_partial(tmp_path, small_disk):

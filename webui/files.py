@@ -7,14 +7,14 @@ also kept in a folder of their own under ``outputs/`` (``GPEN_OUTPUTS_DIR``), ne
 ZIP uploads are unpacked member by member, never with ``extractall``: each member is written under
 a numbered folder by its base name only (so no path inside the ZIP can point outside), links,
 non-images and system files are skipped, and the number of files and the bytes actually written are
-capped while reading (the sizes a ZIP declares are not trusted).
+capped while reading (the sizes a ZIP declares are not trusted). A ZIP whose directory lists entries
+that overlap (one stored file claimed many times) is refused whole.
 """
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import zipfile
@@ -27,8 +27,10 @@ import cv2
 import numpy as np
 
 from gpen.batch import FileReport
-from gpen.images import SUPPORTED_INPUT_EXTENSIONS, save_image
+from gpen.image_writing import save_image
+from gpen.images import SUPPORTED_INPUT_EXTENSIONS
 
+from .instances import new_instance_folder
 from .settings import REPO
 
 PREVIEW_SIDE_PX = 1600          # longest side of the before/after previews
@@ -77,7 +79,7 @@ class RequestFolders:
     """Per-request folders with unguessable names under one private temporary root."""
 
     def __init__(self, root: Path | None = None, max_age_s: float = REQUEST_FOLDER_MAX_AGE_S):
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="gpen-webui-"))
+        self.root = Path(root) if root is not None else new_instance_folder()
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
@@ -93,6 +95,8 @@ class RequestFolders:
         with self._lock:
             limit = time.time() - age_s
             for folder in self.root.iterdir():
+                if folder.name.startswith("."):
+                    continue      # the owner file (see ``instances``)
                 try:
                     if folder.stat().st_mtime < limit:
                         shutil.rmtree(folder, ignore_errors=True)
@@ -139,6 +143,11 @@ def unpack_zip(archive_path: Path, destination: Path, max_files: int, max_bytes:
     rows: list[FileReport] = []
     written = 0
     with archive:
+        overlapping = overlapping_entries(archive)
+        if overlapping:
+            return [], [FileReport(label, None, "failed", error=(
+                f"refused: {overlapping} entries of this ZIP overlap other entries' stored data (one stored "
+                "file listed many times, as ZIP bombs do), so nothing was taken from it"))], 0
         for index, member in enumerate(archive.infolist()):
             name = _member_name(member)
             display = f"{label}/{name}"
@@ -198,10 +207,26 @@ def count_photos(uploads: Sequence[str | Path]) -> int:
             continue
         try:
             with zipfile.ZipFile(path) as archive:
+                if overlapping_entries(archive):
+                    continue      # refused whole when unpacked
                 count += sum(_member_problem(member, _member_name(member)) is None for member in archive.infolist())
         except (zipfile.BadZipFile, OSError, EOFError, ValueError):
             continue
     return count
+
+
+_LOCAL_HEADER_BYTES = 30      # the fixed part of a member's local header, before its name and extra field
+
+
+def overlapping_entries(archive: zipfile.ZipFile) -> int:
+    """How many entries of the ZIP's directory point into another entry's stored data (0 for a sound
+    ZIP). Each entry's local header and data take at least 30 bytes plus its compressed size from its
+    offset, and the entries must end before the directory starts; a ZIP that lists one stored file
+    many times (a "non-recursive ZIP bomb") breaks that."""
+    members = sorted(archive.infolist(), key=lambda member: member.header_offset)
+    ends = [member.header_offset + _LOCAL_HEADER_BYTES + member.compress_size for member in members]
+    starts = [member.header_offset for member in members[1:]] + [archive.start_dir]
+    return sum(end > start for end, start in zip(ends, starts))
 
 
 class _TooLarge(Exception):

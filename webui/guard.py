@@ -12,29 +12,59 @@
   Gradio runs private events called by name there too. The page reaches its queued events through the
   queue by number, and its few unqueued ones (page load, mode presets) at ``/gradio_api/run/<name>``,
   where Gradio refuses every queued event (the app starts the queue with ``api_open=False``).
+- **Files that were not uploaded.** A call that names a file outside Gradio's upload folder is refused
+  with a plain 400 (Gradio would refuse it too, but with a message that names the server's folders).
 - **Remote files.** Gradio downloads any ``http(s)://`` address given as an input file, and its file
   route streams any such address back, both from this server (and for a name that resolves to a
   private address it asks Google's public DNS about that name). The app only works on files uploaded
   to it, so both are refused: requests are never made from here on a caller's behalf.
-- **Oversized request bodies.** A JSON body (the values of a call) over ``MAX_JSON_BYTES`` is refused
-  with 413 while it is read; files go through Gradio's upload route and its ``--max-file-size``.
+- **Oversized request bodies.** Every body is capped before it reaches Gradio, which would read any
+  body that is not an upload into memory whole (a 1 GB post to the queue cost 4 GB before Gradio
+  refused it). Uploads (multipart posts to ``/gradio_api/upload``) stream to disk, each file capped by
+  ``--max-file-size`` (Gradio's own check), at most ``max_upload_files`` files, and each form field that
+  is not a file at most 64 KB (Gradio keeps those in memory). Any other body is capped at
+  ``MAX_BODY_BYTES``, 4 MB (a declared larger ``Content-Length`` is refused without reading); see ``bodies``.
+  Refusals are 413, and the connection is closed.
+- **Malformed calls.** JSON nested deeper than ``MAX_JSON_DEPTH`` (Gradio's parser would crash on it)
+  and an event number the page does not have are refused with 400 and 404 instead of a 500.
+- **Routes the app does not use** (``CLOSED_ROUTES``): Gradio's screen-recording route (which echoes
+  any upload back and runs ffmpeg on it), its component-server, streaming, proxy, custom-component,
+  reload and code-editing routes answer 404.
+- **A full disk.** An upload that meets a full disk is answered 507 with a plain message; its partial
+  files are removed (``uploads``), and the details go to the log only.
+- **Clients that go away.** The streams that carry jobs' progress are reported to a ``ClientWatch``,
+  which stops a batch whose client has disconnected.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
+import logging
+import os
 import re
+from pathlib import Path
 from typing import Any, Collection
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_JSON_BYTES = 16 << 20
+from .bodies import MAX_BODY_BYTES, BodyRefused, UploadLimits, multipart_boundary, read_body, replay
+from .clients import ClientWatch
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_DEPTH = 64
+UPLOAD_ROUTE = "/gradio_api/upload"
+CLOSED_ROUTES = re.compile(r"^/gradio_api/(?:process_recording|component_server|stream/|proxy=|custom_component/"
+                           r"|dev/reload|deep_link|profiling/|vibe-edit|undo-vibe-edit|vibe-starter-queries)")
 _NAMED_ROUTE = re.compile(r"^/gradio_api/(?:call/v2|call)/([^/]+)")
+_RESULT_STREAM = re.compile(r"^/gradio_api/(?:queue/data/?$|call/(?:v2/)?[^/]+/([^/]+)/?$)")
 _REMOTE_FILE_ROUTE = re.compile(r"^/gradio_api/file(?:=|/+)\s*https?:", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*https?://", re.IGNORECASE)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def is_loopback(host: str) -> bool:
@@ -65,42 +95,88 @@ def names_a_remote_file(value: Any) -> bool:
     return False
 
 
-class _TooLarge(Exception):
-    pass
+def names_a_file_outside(value: Any, folder: Path) -> bool:
+    """Whether a request's JSON names, as the path of a file, anything outside ``folder`` (Gradio's upload
+    folder, where every file the page and the API send lives)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            path = item.get("path")
+            if isinstance(path, str) and not _inside(path, folder):
+                return True
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _inside(path: str, folder: Path) -> bool:
+    try:
+        return Path(os.path.abspath(path)).is_relative_to(folder)
+    except (ValueError, OSError):
+        return False
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a number or string is 0 deep)."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 class RequestGuard:
     """ASGI middleware; see the module's description. ``public_api_names`` are endpoint names without
-    the slash (``enhance``); ``loopback_only`` is true when the app listens on a loopback address only."""
+    the slash (``enhance``); ``loopback_only`` is true when the app listens on a loopback address only;
+    ``known_events`` are the page's event numbers (None: not checked); ``clients`` hears about the
+    streams that carry jobs' results; a call naming a file outside ``upload_folder`` is refused."""
 
     def __init__(self, app: ASGIApp, public_api_names: Collection[str], loopback_only: bool,
-                 max_json_bytes: int = MAX_JSON_BYTES):
+                 known_events: Collection[int] | None = None, clients: ClientWatch | None = None,
+                 max_body_bytes: int = MAX_BODY_BYTES, max_upload_files: int = 1000,
+                 upload_folder: Path | None = None):
         self.app = app
         self.public_api_names = frozenset(public_api_names)
         self.loopback_only = loopback_only
-        self.max_json_bytes = max_json_bytes
+        self.known_events = frozenset(known_events) if known_events is not None else None
+        self.clients = clients
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_files = max_upload_files
+        self.upload_folder = Path(os.path.abspath(upload_folder)) if upload_folder is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        refused = self.refusal(scope.get("path", ""), headers)
-        if refused is None and scope["type"] == "http" and scope.get("method") == "POST" \
-                and _is_json(headers.get("content-type")):
+        path = scope.get("path", "")
+        refused = self.refusal(path, headers)
+        if refused is None and scope["type"] == "http":
+            if path == UPLOAD_ROUTE and multipart_boundary(headers) is not None:
+                await self._upload(scope, receive, send, headers)
+                return
             try:
-                body = await _read_body(receive, self.max_json_bytes)
-            except _TooLarge:
-                refused = 413, f"The request is larger than {self.max_json_bytes >> 20} MB."
+                body = await read_body(receive, headers, self.max_body_bytes)
+            except BodyRefused as refusal:
+                refused = refusal.status, refusal.reason
             else:
-                refused = self.body_refusal(body)
-                receive = _replay(body, receive)
-        if refused is None:
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": refused[1]})
-        else:
-            await PlainTextResponse(refused[1], status_code=refused[0])(scope, receive, send)
+                if scope.get("method") == "POST" and _is_json(headers.get("content-type")):
+                    refused = self.body_refusal(body)
+                receive = replay(body, receive)
+        if refused is not None:
+            await _refuse(scope, receive, send, *refused)
+            return
+        stream = _RESULT_STREAM.match(path) if scope["type"] == "http" and scope.get("method") == "GET" else None
+        session = (stream.group(1) or _query_value(scope, "session_hash")) if stream else None
+        if session and self.clients is not None:
+            await self._watch_stream(self.clients, session, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     def refusal(self, path: str, headers: Headers) -> tuple[int, str] | None:
         """The HTTP status and reason a request is refused with, or None to let it through."""
@@ -117,18 +193,85 @@ class RequestGuard:
                 f"/{name}" for name in sorted(self.public_api_names))
         if _REMOTE_FILE_ROUTE.match(path):
             return 403, "This app serves only its own files; it does not fetch other addresses."
+        if CLOSED_ROUTES.match(path):
+            return 404, "Not found: this app does not use this route."
         return None
 
-    @staticmethod
-    def body_refusal(body: bytes) -> tuple[int, str] | None:
+    def body_refusal(self, body: bytes) -> tuple[int, str] | None:
         """Why a JSON body is refused, or None (a body that is not JSON is left for Gradio to refuse)."""
         try:
             value = json.loads(body) if body else None
+        except RecursionError:
+            return 400, f"The request's JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)."
         except ValueError:
             return None
+        if json_depth(value) > MAX_JSON_DEPTH:
+            return 400, f"The request's JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)."
         if names_a_remote_file(value):
             return 400, "Files must be uploaded to this app; it does not download files from other addresses."
+        if self.upload_folder is not None and names_a_file_outside(value, self.upload_folder):
+            return 400, ("Files must be uploaded to this app first (POST /gradio_api/upload); it works only on "
+                         "files uploaded to it.")
+        if isinstance(value, dict) and self.known_events is not None and value.get("fn_index") is not None:
+            number = value["fn_index"]
+            if type(number) is not int or number not in self.known_events:
+                return 404, "No such event on this page. Reload the page and try again."
         return None
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """Pass an upload through while watching its form fields; a full disk becomes a plain 507."""
+        limits = UploadLimits(multipart_boundary(headers) or b"", self.max_upload_files)
+        started = False
+
+        async def watched_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                limits.feed(message.get("body", b""))
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, watched_receive, watched_send)
+        except BodyRefused as refusal:
+            if started:
+                raise
+            await _refuse(scope, receive, send, refusal.status, refusal.reason)
+        except OSError as error:
+            if started or error.errno not in _DISK_FULL:
+                raise
+            log.error("an upload failed, the disk is full: %s", error)
+            await _refuse(scope, receive, send, 507, "The server has no room left for uploads right now. "
+                          "Try again later, or with fewer or smaller files.")
+
+    async def _watch_stream(self, clients: ClientWatch, session: str, scope: Scope, receive: Receive,
+                            send: Send) -> None:
+        """Run a result stream, telling ``clients`` when it opens and whether its client left early."""
+        complete = reported = False
+        clients.stream_opened(session)
+
+        async def watched_receive() -> Message:
+            nonlocal reported
+            message = await receive()
+            if message["type"] == "http.disconnect" and not complete and not reported:
+                reported = True
+                clients.stream_closed(session, client_left=True)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+            await send(message)
+
+        try:
+            await self.app(scope, watched_receive, watched_send)
+        finally:
+            if not reported:
+                clients.stream_closed(session, client_left=not complete)
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -136,32 +279,15 @@ def _is_json(content_type: str | None) -> bool:
     return media_type in ("", "application/json", "text/plain") or media_type.endswith("+json")
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+def _query_value(scope: Scope, name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives the app the body already read, then whatever comes after it."""
-    given = False
-
-    async def replayed() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
+    """Answer ``status`` with ``reason`` (a websocket is closed instead); the connection is closed after
+    a refusal, so that the rest of a large body is never read."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
+        return
+    await PlainTextResponse(reason, status_code=status, headers={"Connection": "close"})(scope, receive, send)

@@ -18,16 +18,17 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 import gradio as gr
-import numpy as np
 
 from gpen import Engine, EnhanceOptions, EnhanceResult
-from gpen.batch import FileReport, SaveOptions, process_files, write_report
+from gpen.batch import FileReport, SaveOptions, process_files, write_report, write_result
 from gpen.errors import GpenError, ImageReadError, ModelFileError
 from gpen.registry import DETECTOR_CHOICES
-from gpen.images import LoadedImage, load_image, plan_output_paths, save_image
+from gpen.images import load_image
+from gpen.output_names import plan_output_paths
 from gpen.weights import resolve_model_file
 
 from . import options as controls
+from .clients import ClientWatch
 from .engine_holder import EngineHolder
 from .files import (
     THUMBNAIL_SIDE_PX,
@@ -42,6 +43,7 @@ from .files import (
     zip_results,
 )
 from .i18n import language_of_request, text
+from .messages import problem_key, shown, without_paths
 from .settings import Settings, offered_models, save_settings
 from .status import missing_models, render_model_files, render_status
 
@@ -71,19 +73,23 @@ class BatchOutcome:
     folder: Path
     work: Path
     seconds: float
+    stopped: bool = False                 # its client went away before the end
 
 
 class Handlers:
     """The app's state (the shared engine, result folders, settings file) and the event functions."""
 
     def __init__(self, holder: EngineHolder, folders: RequestFolders, settings_file: Path,
-                 limits: BatchLimits | None = None, models_folder: Path | None = None):
+                 limits: BatchLimits | None = None, models_folder: Path | None = None,
+                 clients: ClientWatch | None = None, settings_locked: bool = False):
         self.holder = holder
         self.folders = folders
         self.settings_file = settings_file
         self.limits = limits or BatchLimits()
         self.models_folder = models_folder
         self.offered_models = offered_models(holder.settings.model)
+        self.clients = clients or ClientWatch()          # tells a batch when its client has gone
+        self.settings_locked = settings_locked          # Apply, Reload and Download refused (shared server)
 
     # ---- shared steps ---------------------------------------------------------------------------
     def _with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
@@ -128,9 +134,10 @@ class Handlers:
         if not result.ok:
             raise gr.Error(text("failed", language, error=result.error), print_exception=False)
         folder = self.folders.new()
-        [target] = plan_output_paths([Path(path)], folder, settings.output_format, suffix="_restored")
+        save = SaveOptions(ext=settings.output_format, quality=settings.quality, strip_metadata=settings.strip_metadata)
+        [target] = plan_output_paths([Path(path)], folder, save.extension, suffix="_restored")
         try:
-            save_image(target, result.image, _matching_alpha(loaded, result.image), quality=settings.quality)
+            note = write_result(target, loaded, result, options, save)
             before = save_preview(loaded.rgb, folder / "before.jpg")
             after = save_preview(result.image, folder / "after.jpg")
         except GpenError as error:
@@ -142,12 +149,14 @@ class Handlers:
             "stage_seconds": {stage: round(seconds, 3) for stage, seconds in result.seconds.items()},
             "options": dataclasses.asdict(options),
             "notice": text("no_faces_notice", language) if no_faces else None,
+            "note": note,
         }
         return SingleOutcome(target, before, after, info)
 
     def restore_batch(self, uploads: Sequence[str | Path] | None, options: EnhanceOptions, language: str,
-                      progress: gr.Progress | None) -> BatchOutcome:
-        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``."""
+                      progress: gr.Progress | None, session: str | None = None) -> BatchOutcome:
+        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``. When the
+        client of ``session`` goes away the batch stops, keeping the photos done so far."""
         if not uploads:
             raise gr.Error(text("no_files", language), print_exception=False)
         uploads = [Path(upload) for upload in uploads]
@@ -165,8 +174,9 @@ class Handlers:
         try:
             folder = new_batch_folder(outputs_root())
         except OSError as error:
-            raise gr.Error(f"Cannot create a folder for the results in {outputs_root()}: {error}",
-                           print_exception=False) from None
+            log.error("cannot create a folder for the results in %s: %s", outputs_root(), error)
+            key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
+            raise gr.Error(text(key, language), print_exception=False) from None
         names = {str(item.path): item.name for item in inputs}
         unit = text("unit_photos", language)
 
@@ -174,22 +184,33 @@ class Handlers:
             if progress is not None:
                 progress((done, total), desc=names.get(report.input, Path(report.input).name), unit=unit)
 
+        stopped = False
+
         def run(engine: Engine) -> list[FileReport]:
+            nonlocal stopped
             if progress is not None:
                 progress((0, len(inputs)), desc=text("loading_model", language), unit=unit)
-            save = SaveOptions(ext=settings.output_format, quality=settings.quality, max_pixels=settings.max_pixels)
-            return process_files(engine, [item.path for item in inputs], folder, options, save, advance)
+            save = SaveOptions(ext=settings.output_format, quality=settings.quality, max_pixels=settings.max_pixels,
+                               strip_metadata=settings.strip_metadata)
+            with self.clients.stop_signal(session) as stop:
+                reports = process_files(engine, [item.path for item in inputs], folder, options, save, advance,
+                                        stop=stop)
+                stopped = stop.is_set()
+                if stopped:
+                    log.info("batch stopped, its client went away: %d of %d photos done, kept in %s",
+                             sum(report.output is not None for report in reports), len(reports), folder)
+                return reports
 
         reports = self._with_engine(language, run) if inputs else []
         rows = [_named(report, names.get(report.input, Path(report.input).name)) for report in reports]
-        rows += left_out
+        rows += [_named(row, row.input) for row in left_out]
         try:
             write_report(rows, folder / "report.json")
         except GpenError as error:
             log.warning("%s", error)
         results = [(Path(row.output), row.input) for row in rows if row.output and row.status != "failed"]
         _remove_tree(work / "inputs")
-        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started)
+        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, stopped)
 
     # ---- the Single tab -------------------------------------------------------------------------
     def enhance_single(self, request: gr.Request, image: str | None, strength: float, mode: str, faces: str,
@@ -227,7 +248,9 @@ class Handlers:
         language = language_of_request(request)
         options = self._options(language, strength, mode, faces, min_face_px, aligned,
                                 self._slider_values(adjustments))
-        outcome = self.restore_batch(files, options, language, progress)
+        outcome = self.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
+        if outcome.stopped:                 # nobody is left to see a gallery or a ZIP
+            return [], report_table(outcome.rows, language), gr.update(), batch_summary(outcome, language)
         gallery = []
         for number, (path, name) in enumerate(outcome.results):
             try:
@@ -242,8 +265,8 @@ class Handlers:
                                   outcome.work / f"{outcome.folder.name}.zip")
         failed = [row for row in outcome.rows if row.status == "failed"]
         if failed:
-            gr.Warning(f"{text('status_failed', language)}: " + ", ".join(Path(row.input).name for row in failed[:5])
-                       + (" …" if len(failed) > 5 else ""))
+            names = ", ".join(Path(row.input).name for row in failed[:5]) + (" …" if len(failed) > 5 else "")
+            gr.Warning(shown(f"{text('status_failed', language)}: {names}"))
         return (gallery, report_table(outcome.rows, language),
                 gr.update(value=str(archive) if archive else None, visible=archive is not None),
                 batch_summary(outcome, language))
@@ -256,7 +279,7 @@ class Handlers:
         report row per input: input, output, status (ok, no_faces, skipped, failed), faces, seconds, error."""
         language = language_of_request(request)
         options = self._options(language, strength, mode, faces, min_face_px, aligned, _as_dict(adjustments))
-        outcome = self.restore_batch(files, options, language, progress)
+        outcome = self.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
         handed = [str(link_or_copy(path, outcome.work / "results" / path.name)) for path, _ in outcome.results]
         report = [dict(dataclasses.asdict(row), output=Path(row.output).name if row.output else None)
                   for row in outcome.rows]
@@ -264,16 +287,20 @@ class Handlers:
 
     # ---- the Settings tab -----------------------------------------------------------------------
     def apply_settings(self, request: gr.Request, device: str, precision: str, batch_size: float, model: str,
-                       detector: str, output_format: str, quality: float, max_megapixels: float) -> tuple:
+                       detector: str, output_format: str, quality: float, strip_metadata: bool,
+                       max_megapixels: float) -> tuple:
         """Build the engine for the new settings, swap it in, save the settings."""
         language = language_of_request(request)
+        if self.settings_locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
         try:
             wanted = Settings(device=device, precision=precision, batch_size=int(round(batch_size)),
                               model=(model or "").strip(), detector=detector, output_format=output_format,
-                              quality=int(round(quality)),
+                              quality=int(round(quality)), strip_metadata=bool(strip_metadata),
                               max_pixels=int(round(float(max_megapixels) * 1_000_000)))
         except (ValueError, TypeError) as error:
-            gr.Warning(text("bad_setting", language, error=error))
+            gr.Warning(shown(text("bad_setting", language, error=error)))
             return self.settings_view(language)
         if wanted.model not in self.offered_models:
             gr.Warning(text("model_not_offered", language, names=", ".join(self.offered_models)))
@@ -283,18 +310,25 @@ class Handlers:
             gr.Info(text("settings_applied", language))
         except (GpenError, ValueError) as error:
             key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
-            gr.Warning(text(key, language, error=error))
-        save_settings(self.holder.settings, self.settings_file)
+            gr.Warning(shown(text(key, language, error=error)))
+        try:
+            save_settings(self.holder.settings, self.settings_file)
+        except OSError as error:
+            log.error("cannot save the settings to %s: %s", self.settings_file, error)
+            gr.Warning(text("settings_not_saved", language))
         return self.settings_view(language)
 
     def reload_model(self, request: gr.Request) -> tuple:
         """Build the engine again from the current settings (after model files were added by hand)."""
         language = language_of_request(request)
+        if self.settings_locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
         try:
             self.holder.apply(self.holder.settings, force=True)
             gr.Info(text("settings_applied", language))
         except (GpenError, ValueError) as error:
-            gr.Warning(text("settings_kept", language, error=error))
+            gr.Warning(shown(text("settings_kept", language, error=error)))
         return self.settings_view(language)
 
     def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
@@ -302,6 +336,9 @@ class Handlers:
         """Download the files the chosen model and detector need that are missing, then load the engine
         if none is."""
         language = language_of_request(request)
+        if self.settings_locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
         detector = detector if detector in DETECTOR_CHOICES else self.holder.settings.detector
         missing = missing_models((model or self.holder.settings.model).strip(), self.models_folder, detector)
         if not missing:
@@ -314,7 +351,7 @@ class Handlers:
             try:
                 resolve_model_file(spec.name, folder=self.models_folder, download=True, progress=report)
             except ModelFileError as error:
-                gr.Warning(text("download_failed", language, error=error))
+                gr.Warning(shown(text("download_failed", language, error=error)))
                 return self.settings_view(language)
         if missing:
             gr.Info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)))
@@ -330,7 +367,8 @@ class Handlers:
         files = render_model_files(settings.model, language, self.models_folder, settings.detector)
         banner = gr.update(value=text("models_missing_banner", language), visible=not state.loaded)
         return (settings.device, settings.precision, settings.batch_size, settings.model, settings.detector,
-                settings.output_format, settings.quality, settings.max_pixels / 1_000_000, status, files, banner)
+                settings.output_format, settings.quality, settings.strip_metadata, settings.max_pixels / 1_000_000,
+                status, files, banner)
 
     def page_load(self, request: gr.Request) -> tuple:
         """On every page load: the current settings (they may have changed since the page was built) and
@@ -347,13 +385,9 @@ class Handlers:
 
 
 def _named(report: FileReport, name: str) -> FileReport:
-    """The row under the name the person knows, without the server's temporary path in the error."""
-    error = report.error.replace(report.input, name) if report.error else None
+    """The row under the name the person knows, without the server's paths in the error."""
+    error = without_paths(report.error.replace(report.input, name)) if report.error else None
     return dataclasses.replace(report, input=name, error=error)
-
-
-def _matching_alpha(loaded: LoadedImage, image: np.ndarray) -> np.ndarray | None:
-    return loaded.alpha if loaded.alpha is not None and loaded.alpha.shape == image.shape[:2] else None
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

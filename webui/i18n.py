@@ -70,6 +70,10 @@ EN: dict[str, str] = {
     "detector_info": "retinaface-r50: the official pipeline's, the most exact. retinaface-mobile0.25: several "
                      "times faster on a CPU, a little less exact on small, blurred or turned faces",
     "output_format": "Output format",
+    "format_same": "Same as the input",
+    "strip_metadata": "Leave out personal metadata",
+    "strip_metadata_info": "removes EXIF (with the GPS position), XMP and text from the results; the colour "
+                           "profile and resolution stay",
     "quality": "JPEG / WebP quality",
     "max_megapixels": "Largest input (megapixels)",
     "max_megapixels_info": "bigger images are refused before they are decoded",
@@ -115,6 +119,18 @@ EN: dict[str, str] = {
     "downloaded": "Downloaded: {names}.",
     "nothing_to_download": "Every model file this model needs is already there.",
     "download_failed": "Downloading failed: {error}",
+    "disk_full": "The server's disk is full, so this could not be finished. Try again later, or with fewer or "
+                 "smaller photos.",
+    "unexpected_error": "Something went wrong on the server, so this could not be finished. The details are in "
+                        "the server's log.",
+    "results_folder_failed": "The server cannot create a folder for the results (the details are in its log).",
+    "settings_locked": "Settings are read-only on this server: a change would change them for everyone using "
+                       "it. Whoever runs the app can allow changes by starting it with --allow-settings.",
+    "settings_locked_notice": "**Settings are read-only here.** This app is open to the network, and a change "
+                              "would change it for everyone using it. Whoever runs the app can allow changes "
+                              "by starting it with `--allow-settings`.",
+    "settings_not_saved": "The settings are in use, but they could not be saved, so they last only until the app "
+                          "is restarted (the details are in the server's log).",
     # status panel
     "status_cuda_yes": "**CUDA:** available: {name}, {total_gb:.1f} GB ({free_gb:.1f} GB free)",
     "status_cuda_no": "**CUDA:** not available ({reason})",
@@ -193,6 +209,9 @@ ZH: dict[str, str] = {
     "detector_info": "retinaface-r50：官方流程所用，最准确。retinaface-mobile0.25：在 CPU 上快数倍，"
                      "对较小、模糊或侧转的人脸稍欠准确",
     "output_format": "输出格式",
+    "format_same": "与输入相同",
+    "strip_metadata": "去除个人元数据",
+    "strip_metadata_info": "从结果中去除 EXIF（含 GPS 位置）、XMP 和文字信息；保留色彩配置文件和分辨率",
     "quality": "JPEG / WebP 质量",
     "max_megapixels": "最大输入尺寸（百万像素）",
     "max_megapixels_info": "更大的图片在解码前即被拒绝",
@@ -233,6 +252,14 @@ ZH: dict[str, str] = {
     "downloaded": "已下载：{names}。",
     "nothing_to_download": "此模型需要的模型文件都已存在。",
     "download_failed": "下载失败：{error}",
+    "disk_full": "服务器磁盘已满，因此无法完成。请稍后再试，或减少照片数量、使用更小的照片。",
+    "unexpected_error": "服务器出错，因此无法完成。详细信息记录在服务器日志中。",
+    "results_folder_failed": "服务器无法创建存放结果的文件夹（详细信息记录在服务器日志中）。",
+    "settings_locked": "此服务器上的设置为只读：修改会影响所有使用者。运行本应用的人可以用 --allow-settings "
+                       "启动它来允许修改。",
+    "settings_locked_notice": "**此处的设置为只读。** 本应用对网络开放，修改设置会影响所有使用者。"
+                              "运行本应用的人可以用 `--allow-settings` 启动它来允许修改。",
+    "settings_not_saved": "设置已生效，但无法保存，因此只在应用重启前有效（详细信息记录在服务器日志中）。",
     "status_cuda_yes": "**CUDA：** 可用：{name}，{total_gb:.1f} GB（空闲 {free_gb:.1f} GB）",
     "status_cuda_no": "**CUDA：** 不可用（{reason}）",
     "status_cuda_reason_build": "此 PyTorch 不支持 CUDA",

@@ -7,18 +7,20 @@ single photos, batches, API calls and model swaps wait for each other in one que
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
 from gpen.devices import PRECISION_CHOICES
-from gpen.engine import MAX_BATCH_SIZE
+from gpen.options import MAX_BATCH_SIZE
 from gpen.faces import FACE_CHOICES
-from gpen.images import OUTPUT_FORMATS
+from gpen.options import OUTPUT_FORMATS
 from gpen.registry import DETECTOR_CHOICES
 
 from . import options as controls
 from .handlers import Handlers
 from .i18n import gradio_translations
+from .messages import user_errors
 from .settings import MAX_MAX_PIXELS, MIN_MAX_PIXELS, Settings
 from .status import cuda_missing_reason_key
 
@@ -27,7 +29,7 @@ t = I18N
 GPU_QUEUE = "gpu"
 DOWNLOAD_QUEUE = "download"
 BATCH_FILE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".zip"]
-FORMAT_LABELS = {"png": "PNG", "jpg": "JPEG", "webp": "WebP"}
+FORMAT_LABELS = {"same": t("format_same"), "png": "PNG", "jpg": "JPEG", "webp": "WebP"}
 
 CSS = """
 .cuda-off label:has(input[value="cuda"]) { opacity: 0.45; pointer-events: none; }
@@ -35,6 +37,30 @@ CSS = """
                  background: var(--block-background-fill); }
 #models-banner { border: 1px solid var(--error-border-color, #f87171); border-radius: 8px; padding: 0.5em 1em; }
 """
+
+
+def photo_input(**options: Any) -> gr.Image:
+    """A ``gr.Image`` (``type="filepath"``) that hands an upload over without opening it: Gradio's own
+    check opens it with PIL and, for a file that is not an image, answers with a message that names the
+    server's upload folder. The handler's reader then decodes the file, or says why it cannot, in the
+    person's language. (The method is replaced on the instance: a subclass would make Gradio write a
+    ``.pyi`` stub next to this module.)"""
+    image = gr.Image(type="filepath", **options)
+    opened_by_gradio = image.preprocess
+
+    def handed_over(payload: Any) -> Any:
+        try:
+            return opened_by_gradio(payload)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001  (any file PIL cannot open: the engine's reader says what it is)
+            path = getattr(payload, "path", None)
+            if not path:
+                raise
+            return str(path)
+
+    image.preprocess = handed_over  # type: ignore[method-assign]
+    return image
 
 
 @dataclass
@@ -97,8 +123,8 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
         with gr.Tab(t("tab_single"), id="single", elem_id="tab-single"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=2):
-                    single_image = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                            label=t("input_photo"), height=360, elem_id="single-input")
+                    single_image = photo_input(image_mode=None, sources=["upload", "clipboard"],
+                                               label=t("input_photo"), height=360, elem_id="single-input")
                     single_controls = build_controls("single")
                     enhance_button = gr.Button(t("enhance"), variant="primary", elem_id="single-enhance")
                 with gr.Column(scale=3):
@@ -149,20 +175,26 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
                                              elem_id="settings-format")
                     quality = gr.Slider(1, 100, value=settings.quality, step=1, label=t("quality"),
                                         elem_id="settings-quality")
+                    strip_metadata = gr.Checkbox(settings.strip_metadata, label=t("strip_metadata"),
+                                                 info=t("strip_metadata_info"), elem_id="settings-strip-metadata")
                     max_megapixels = gr.Number(settings.max_pixels / 1_000_000, label=t("max_megapixels"),
                                                info=t("max_megapixels_info"), minimum=MIN_MAX_PIXELS / 1_000_000,
                                                maximum=MAX_MAX_PIXELS / 1_000_000, elem_id="settings-max-megapixels")
-                    apply_button = gr.Button(t("apply"), variant="primary", elem_id="settings-apply")
+                    editable = not handlers.settings_locked
+                    gr.Markdown(t("settings_locked_notice"), visible=not editable, elem_id="settings-locked")
+                    apply_button = gr.Button(t("apply"), variant="primary", interactive=editable,
+                                             elem_id="settings-apply")
                 with gr.Column():
                     status = gr.Markdown(elem_id="settings-status")
                     with gr.Row():
-                        download_button = gr.Button(t("download_models"), elem_id="settings-download")
-                        reload_button = gr.Button(t("reload"), elem_id="settings-reload")
+                        download_button = gr.Button(t("download_models"), interactive=editable,
+                                                    elem_id="settings-download")
+                        reload_button = gr.Button(t("reload"), interactive=editable, elem_id="settings-reload")
                     model_files = gr.Markdown(elem_id="settings-model-files")
 
         # The public API: hidden components give /enhance and /enhance_batch plain parameters.
         with gr.Group(visible=False):
-            api_image = gr.Image(type="filepath", image_mode=None, label="image")
+            api_image = photo_input(image_mode=None, label="image")
             api_files = gr.File(file_count="multiple", label="files")
             api_strength = gr.Number(controls.DEFAULT_STRENGTH_PERCENT, label="strength (0-100)")
             api_mode = gr.Textbox(controls.mode_names()[0], label="mode")
@@ -177,33 +209,36 @@ def build_ui(handlers: Handlers) -> gr.Blocks:
             api_batch_button = gr.Button()
 
         # ---- wiring ----
-        settings_outputs = [device, precision, batch_size, model, detector, output_format, quality, max_megapixels,
-                            status, model_files, banner]
-        settings_inputs = [device, precision, batch_size, model, detector, output_format, quality, max_megapixels]
+        settings_outputs = [device, precision, batch_size, model, detector, output_format, quality, strip_metadata,
+                            max_megapixels, status, model_files, banner]
+        settings_inputs = [device, precision, batch_size, model, detector, output_format, quality, strip_metadata,
+                           max_megapixels]
         gpu = dict(concurrency_id=GPU_QUEUE, concurrency_limit=1)
         page = dict(api_visibility="private")   # the page's own events; the public API is below
 
-        enhance_button.click(handlers.enhance_single, [single_image, *single_controls.inputs()],
+        enhance_button.click(user_errors(handlers.enhance_single), [single_image, *single_controls.inputs()],
                              [comparison, result_file, faces_found, device_used, seconds_taken, single_notice],
                              api_name="page_enhance", **gpu, **page)
-        batch_button.click(handlers.enhance_batch, [batch_files, *batch_controls.inputs()],
+        batch_button.click(user_errors(handlers.enhance_batch), [batch_files, *batch_controls.inputs()],
                            [gallery, batch_table, batch_zip, batch_summary], api_name="page_enhance_batch", **gpu,
                            **page)
         for tab_controls in (single_controls, batch_controls):
             if tab_controls.adjustments:
-                tab_controls.mode.change(handlers.mode_changed, tab_controls.mode, tab_controls.adjustments,
-                                         queue=False, api_name=f"page_mode_{tab_controls.mode.elem_id}", **page)
-        apply_button.click(handlers.apply_settings, settings_inputs, settings_outputs, api_name="page_apply",
-                           **gpu, **page)
-        reload_button.click(handlers.reload_model, None, settings_outputs, api_name="page_reload", **gpu, **page)
-        download_button.click(handlers.download_models, [model, detector], settings_outputs, api_name="page_download",
-                              concurrency_id=DOWNLOAD_QUEUE, concurrency_limit=1, **page)
-        demo.load(handlers.page_load, None, [*settings_outputs, batch_table], queue=False, api_name="page_load",
-                  **page)
+                tab_controls.mode.change(user_errors(handlers.mode_changed), tab_controls.mode,
+                                         tab_controls.adjustments, queue=False,
+                                         api_name=f"page_mode_{tab_controls.mode.elem_id}", **page)
+        apply_button.click(user_errors(handlers.apply_settings), settings_inputs, settings_outputs,
+                           api_name="page_apply", **gpu, **page)
+        reload_button.click(user_errors(handlers.reload_model), None, settings_outputs, api_name="page_reload",
+                            **gpu, **page)
+        download_button.click(user_errors(handlers.download_models), [model, detector], settings_outputs,
+                              api_name="page_download", concurrency_id=DOWNLOAD_QUEUE, concurrency_limit=1, **page)
+        demo.load(user_errors(handlers.page_load), None, [*settings_outputs, batch_table], queue=False,
+                  api_name="page_load", **page)
 
         api_inputs = [api_strength, api_mode, api_faces, api_min_face, api_aligned, api_adjustments]
-        api_button.click(handlers.api_enhance, [api_image, *api_inputs], [api_result, api_info],
+        api_button.click(user_errors(handlers.api_enhance), [api_image, *api_inputs], [api_result, api_info],
                          api_name="enhance", **gpu)
-        api_batch_button.click(handlers.api_enhance_batch, [api_files, *api_inputs], [api_results, api_info],
-                               api_name="enhance_batch", **gpu)
+        api_batch_button.click(user_errors(handlers.api_enhance_batch), [api_files, *api_inputs],
+                               [api_results, api_info], api_name="enhance_batch", **gpu)
     return demo

@@ -2,7 +2,8 @@
 
 The file is ``settings.json`` next to ``app.py`` unless ``GPEN_SETTINGS_FILE`` names another. A
 missing, unreadable or partly wrong file never stops the app: bad values fall back to the defaults
-(with a warning in the log) and the rest is kept.
+(with a warning in the log) and the rest is kept; a file that is not JSON at all (or nested too deep,
+or holding a number too long to read, or larger than 1 MB) gives the defaults.
 """
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import dataclasses
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpen import registry
 from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from gpen.engine import MAX_BATCH_SIZE
-from gpen.images import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS
+from gpen.options import MAX_BATCH_SIZE
+from gpen.images import DEFAULT_MAX_PIXELS
+from gpen.options import OUTPUT_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 SETTINGS_FILE_NAME = "settings.json"
 MIN_MAX_PIXELS = 1_000_000          # 1 megapixel: smaller limits would refuse ordinary photos
 MAX_MAX_PIXELS = 1_000_000_000      # 1 gigapixel
+MAX_SETTINGS_FILE_BYTES = 1 << 20   # a real settings file is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,10 @@ class Settings:
     precision: str = "auto"
     batch_size: int = 4
     model: str = registry.DEFAULT_RESTORER
-    output_format: str = "png"
+    output_format: str = "same"
     quality: int = 95
     max_pixels: int = DEFAULT_MAX_PIXELS
+    strip_metadata: bool = False
     detector: str = registry.DEFAULT_DETECTOR
 
     def __post_init__(self) -> None:
@@ -56,6 +61,8 @@ class Settings:
             raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {self.output_format!r}")
         if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
             raise ValueError(f"quality must be a whole number from 1 to 100, got {self.quality!r}")
+        if not isinstance(self.strip_metadata, bool):
+            raise ValueError(f"strip_metadata must be true or false, got {self.strip_metadata!r}")
         if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) \
                 or not MIN_MAX_PIXELS <= self.max_pixels <= MAX_MAX_PIXELS:
             raise ValueError(f"max_pixels must be from {MIN_MAX_PIXELS} to {MAX_MAX_PIXELS}, got {self.max_pixels!r}")
@@ -98,11 +105,17 @@ def load_settings(path: Path | None = None) -> Settings:
     """The saved settings, or the defaults where the file is missing or a value is bad."""
     path = Path(path) if path is not None else settings_path()
     try:
+        if path.stat().st_size > MAX_SETTINGS_FILE_BYTES:
+            log.warning("settings: %s is larger than %d bytes, so it is not a settings file of this app; "
+                        "using the defaults", path, MAX_SETTINGS_FILE_BYTES)
+            return Settings()
         values = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Settings()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        log.warning("settings: cannot read %s (%s); using the defaults", path, error)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        # ValueError covers bad JSON and integers too long to convert; RecursionError, nesting too deep
+        log.warning("settings: cannot read %s (%s: %s); using the defaults", path, type(error).__name__,
+                    str(error)[:200])
         return Settings()
     if not isinstance(values, dict):
         log.warning("settings: %s does not hold a JSON object; using the defaults", path)
@@ -114,7 +127,12 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings as JSON (whole, then renamed into place) and return the path."""
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    # A name of its own for each write: two instances sharing the file never write one temporary file.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        temporary.write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
