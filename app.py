@@ -24,8 +24,7 @@ from gradio.utils import get_upload_folder  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from gpen import registry  # noqa: E402
-from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES  # noqa: E402
-from gpen.options import MAX_BATCH_SIZE  # noqa: E402
+from gpen.cli import add_engine_arguments  # noqa: E402
 from webui.clients import ClientWatch  # noqa: E402
 from webui.connections import DEFAULT_READ_TIMEOUT_S, limit_read_times  # noqa: E402
 from webui.engine_holder import EngineHolder  # noqa: E402
@@ -38,13 +37,6 @@ from webui.settings import Settings, load_settings, settings_path  # noqa: E402
 from webui.uploads import remove_partial_uploads  # noqa: E402
 
 log = logging.getLogger("webui")
-
-
-def _batch_size(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH_SIZE}, got {text}")
-    return value
 
 
 def _seconds(text: str) -> float:
@@ -68,12 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--share", action="store_true", help="also make a temporary public gradio.live link")
     parser.add_argument("--auth", metavar="USER:PASSWORD", help="ask for this user name and password")
-    parser.add_argument("--model", help=f"model name ({', '.join(registry.RESTORER_NAMES)}) or checkpoint path")
-    parser.add_argument("--detector", choices=registry.DETECTOR_CHOICES,
-                        help="face detector (retinaface-mobile0.25 is several times faster on a CPU)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES)
-    parser.add_argument("--precision", choices=PRECISION_CHOICES)
-    parser.add_argument("--batch-size", type=_batch_size, help="faces per network batch (1-64)")
+    add_engine_arguments(parser, with_defaults=False)   # as the CLI's; not given: the settings file's
     parser.add_argument("--max-file-size", default="500mb", help="largest upload accepted (default 500mb)")
     parser.add_argument("--queue-size", type=_positive, default=32, help="most requests waiting at once (default 32)")
     parser.add_argument("--max-batch-files", type=_positive, default=BatchLimits.max_files,

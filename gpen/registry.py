@@ -133,3 +133,20 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except OSError:
         return False
+
+
+def needed_models(model: str, detector: str = DEFAULT_DETECTOR) -> list[ModelSpec]:
+    """The registry files an engine with this restorer (a name or a checkpoint path) and detector needs:
+    the restorer (unless it is a path), the detector and the parser."""
+    try:
+        restorer = get_spec(model)
+    except ModelFileError:
+        restorer = None
+    first = [restorer] if restorer is not None and restorer.kind == "restorer" else []
+    return first + [get_spec(detector), get_spec(PARSER)]
+
+
+def missing_models(model: str, folder: Path | None = None, detector: str = DEFAULT_DETECTOR) -> list[ModelSpec]:
+    """The files ``needed_models`` names that are not in the models folder."""
+    present = {spec.name for spec, _, exists in model_status(folder) if exists}
+    return [spec for spec in needed_models(model, detector) if spec.name not in present]

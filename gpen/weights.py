@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import torch
 
-from gpen import arch, registry
+from . import arch, registry
 from gpen.download import ProgressCallback, download_file
 from gpen.errors import ModelFileError
 

@@ -19,6 +19,7 @@ from PIL import Image
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
+from gpen import registry  # noqa: E402
 from gpen.batch import RESULTS_MANIFEST  # noqa: E402
 from webui import options as controls  # noqa: E402
 from webui.files import BatchLimits, collect_inputs  # noqa: E402
@@ -252,7 +253,7 @@ def test_the_model_files_table_marks_the_chosen_detector_as_needed(tmp_path, det
     table = status.render_model_files("GPEN-BFR-512", "en", tmp_path, detector)
     rows = {line.split("`")[1]: line for line in table.splitlines() if line.startswith("| `")}
     assert "| yes |" in rows[wanted] and "| yes |" not in rows[not_wanted]
-    assert [spec.file_name for spec in status.missing_models("GPEN-BFR-512", tmp_path, detector)] == \
+    assert [spec.file_name for spec in registry.missing_models("GPEN-BFR-512", tmp_path, detector)] == \
         ["GPEN-BFR-512.pth", wanted, "parsing_parsenet.pth"]
 
 

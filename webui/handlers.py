@@ -19,12 +19,12 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import gradio as gr
 
-from gpen import Engine, EnhanceOptions, EnhanceResult
-from gpen.batch import FileReport, SaveOptions, process_files, write_report, write_result
-from gpen.errors import GpenError, ImageReadError, ModelFileError
-from gpen.registry import DETECTOR_CHOICES
+from gpen import Engine, EnhanceOptions
+from gpen.batch import FileOutcome, FileReport, SaveOptions, process_files, restore_file, write_report
+from gpen.errors import GpenError, ModelFileError
 from gpen.images import load_image
 from gpen.output_names import plan_output_paths
+from gpen.registry import DETECTOR_CHOICES, missing_models
 from gpen.weights import resolve_model_file
 
 from . import options as controls
@@ -45,7 +45,7 @@ from .files import (
 from .i18n import language_of_request, text
 from .messages import problem_key, shown, without_paths
 from .settings import Settings, offered_models, save_settings
-from .status import missing_models, render_model_files, render_status
+from .status import render_model_files, render_status
 
 log = logging.getLogger(__name__)
 
@@ -120,24 +120,25 @@ class Handlers:
             raise gr.Error(text("no_photo", language), print_exception=False)
         started = time.perf_counter()
         settings = self.holder.settings
-        try:
-            loaded = load_image(path, max_pixels=settings.max_pixels)
-        except ImageReadError as error:
-            message = str(error).replace(str(path), Path(path).name)
-            raise gr.Error(text("cannot_read", language, error=message), print_exception=False) from None
+        folder = self.folders.new()
+        save = SaveOptions(ext=settings.output_format, quality=settings.quality, max_pixels=settings.max_pixels,
+                           strip_metadata=settings.strip_metadata)
+        [target] = plan_output_paths([Path(path)], folder, save.extension, suffix="_restored")
 
-        def run(engine: Engine) -> tuple[EnhanceResult, dict[str, Any]]:
+        def run(engine: Engine) -> tuple[FileOutcome, dict[str, Any]]:
             used = {"model": engine.model_name, "device": engine.plan.device.type, "precision": engine.plan.precision}
-            return engine.enhance_one(loaded.rgb, options), used
+            return restore_file(engine, Path(path), target, options, save), used   # as a batch does each file
 
-        result, used = self._with_engine(language, run)
+        outcome, used = self._with_engine(language, run)
+        report, loaded, result = outcome.report, outcome.loaded, outcome.result
+        if loaded is None:
+            message = (report.error or "").replace(str(path), Path(path).name)
+            raise gr.Error(text("cannot_read", language, error=message), print_exception=False)
         if not result.ok:
             raise gr.Error(text("failed", language, error=result.error), print_exception=False)
-        folder = self.folders.new()
-        save = SaveOptions(ext=settings.output_format, quality=settings.quality, strip_metadata=settings.strip_metadata)
-        [target] = plan_output_paths([Path(path)], folder, save.extension, suffix="_restored")
+        if report.status == "failed":    # restored, but the result could not be written
+            raise gr.Error(report.error, print_exception=False)
         try:
-            note = write_result(target, loaded, result, options, save)
             before = save_preview(loaded.rgb, folder / "before.jpg")
             after = save_preview(result.image, folder / "after.jpg")
         except GpenError as error:
@@ -149,7 +150,7 @@ class Handlers:
             "stage_seconds": {stage: round(seconds, 3) for stage, seconds in result.seconds.items()},
             "options": dataclasses.asdict(options),
             "notice": text("no_faces_notice", language) if no_faces else None,
-            "note": note,
+            "note": report.note,
         }
         return SingleOutcome(target, before, after, info)
 

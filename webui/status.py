@@ -8,7 +8,6 @@ import torch
 
 from gpen import registry
 from gpen.devices import cuda_available
-from gpen.errors import ModelFileError
 
 from .engine_holder import EngineState
 from .i18n import text
@@ -24,29 +23,6 @@ def cuda_missing_reason_key() -> str | None:
 def downloads_disabled() -> bool:
     """``GPEN_NO_DOWNLOAD`` is set (read as the engine reads it)."""
     return os.environ.get("GPEN_NO_DOWNLOAD", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def restorer_name(model: str) -> str | None:
-    """The registry name of a restorer given by name; None for a checkpoint path."""
-    try:
-        spec = registry.get_spec(model)
-    except ModelFileError:
-        return None
-    return spec.name if spec.kind == "restorer" else None
-
-
-def needed_models(model: str, detector: str = registry.DEFAULT_DETECTOR) -> list[str]:
-    """Registry names of the files the settings need: the restorer (unless it is a path), the chosen
-    detector and the parser."""
-    name = restorer_name(model)
-    return ([name] if name else []) + [registry.get_spec(detector).name, registry.get_spec(registry.PARSER).name]
-
-
-def missing_models(model: str, folder: Path | None = None,
-                   detector: str = registry.DEFAULT_DETECTOR) -> list[registry.ModelSpec]:
-    """The registry files the settings need that are not in the model folder."""
-    present = {spec.name for spec, _, exists in registry.model_status(folder) if exists}
-    return [registry.get_spec(name) for name in needed_models(model, detector) if name not in present]
 
 
 def render_status(state: EngineState, language: str, folder: Path | None, settings_file: Path,
@@ -83,7 +59,7 @@ def render_model_files(model: str, language: str, folder: Path | None,
                        detector: str = registry.DEFAULT_DETECTOR) -> str:
     """The table of model files: which the settings need, which are there, where to get each."""
     folder = Path(folder) if folder is not None else registry.models_dir()
-    needed = set(needed_models(model, detector))
+    needed = {spec.name for spec in registry.needed_models(model, detector)}
     lines = [f"#### {text('status_files', language)}", "",
              f"| {text('status_file', language)} | {text('status_needed', language)} | "
              f"{text('column_status', language)} | {text('status_source', language)} |",
