@@ -2,60 +2,35 @@
 
 Photos are read, restored a few at a time (their faces batched together on the device) and written
 under their own names. Reading and detecting the next photos, and pasting and writing finished
-ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of the run; a full disk
-stops the run cleanly with every finished result intact.
+ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of
+the run; a full disk stops the run cleanly with every finished result intact.
 """
 from __future__ import annotations
 
 import errno
-import glob
-import json
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from .atomic import atomic_file
 from .engine import Engine, EnhanceOptions, EnhanceResult
-from .stages import PreparedPhoto, RestoredPhoto
 from .errors import GpenError, ImageWriteError
 from .faces import paste_faces
 from .image_writing import remove_stale_temporaries, save_image
-from .images import DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS, LoadedImage, load_image
+from .images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
+from .inputs import remember_result
 from .options import OutputFormat
 from .output_names import plan_output_paths
+from .reports import FileReport, FileStatus
+from .stages import PreparedPhoto, RestoredPhoto
 
 log = logging.getLogger(__name__)
-
-FileStatus = Literal["ok", "no_faces", "skipped", "failed"]
-RESULTS_MANIFEST = ".gpen-results.txt"
-"""Kept in an output folder: the names of the results written there, so that a folder is never taken
-as its own input (a rerun into the input folder would otherwise restore its own outputs)."""
-
-
-@dataclass(frozen=True)
-class FileReport:
-    """What happened to one input file."""
-
-    input: str
-    output: str | None
-    status: FileStatus
-    faces: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    note: str | None = None
-    """Something the person should know about a result (only the first frame of an animated GIF...)."""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status != "failed"
 
 
 @dataclass(frozen=True)
@@ -99,69 +74,6 @@ def write_result(target: Path, loaded: LoadedImage, result: EnhanceResult, optio
 
 
 ProgressCallback = Callable[[int, int, FileReport], None]
-
-
-def find_inputs(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[FileReport]]:
-    """Expand files, folders (their image files, sorted) and glob patterns into input files.
-
-    Returns (files, failed rows for items that matched nothing and for image files this loader cannot
-    read, such as HEIC). Files named directly are kept whatever their extension, so that a bad file gets
-    its own error row. Results this program wrote (listed in their folder's ``RESULTS_MANIFEST``) are
-    left out of folders and patterns, so that no run restores its own outputs.
-    """
-    files: list[Path] = []
-    missing: list[FileReport] = []
-    manifests: dict[Path, frozenset[str]] = {}
-
-    def add_found(found: Sequence[Path]) -> None:
-        for child in found:
-            if child.parent not in manifests:
-                manifests[child.parent] = _results_in(child.parent)
-            if child.name in manifests[child.parent]:
-                continue
-            suffix = child.suffix.lower()
-            if suffix in SUPPORTED_INPUT_EXTENSIONS:
-                files.append(child)
-            elif suffix in UNREADABLE_IMAGE_EXTENSIONS:
-                missing.append(FileReport(str(child), None, "failed", error=(
-                    f"{child.name}: {suffix[1:].upper()} images cannot be read here; convert it to JPEG, PNG "
-                    "or TIFF first")))
-
-    for item in items:
-        text = os.fspath(item)
-        path = Path(text)
-        if path.is_dir():
-            add_found(sorted(child for child in path.iterdir() if child.is_file()))
-        elif path.exists():
-            files.append(path)
-        elif glob.has_magic(text):
-            matches = sorted(Path(match) for match in glob.glob(text, recursive=True) if Path(match).is_file())
-            if matches:
-                add_found(matches)
-            else:
-                missing.append(FileReport(text, None, "failed", error=f"no file matches {text}"))
-        else:
-            missing.append(FileReport(text, None, "failed", error=f"{text} does not exist"))
-    unique = list(dict.fromkeys(files))
-    return unique, missing
-
-
-def _results_in(folder: Path) -> frozenset[str]:
-    """The names ``RESULTS_MANIFEST`` lists in ``folder`` (none when there is no manifest)."""
-    try:
-        return frozenset((folder / RESULTS_MANIFEST).read_text(encoding="utf-8", errors="surrogateescape")
-                         .splitlines())
-    except OSError:
-        return frozenset()
-
-
-def _remember_result(target: Path) -> None:
-    """Add a written result to its folder's manifest (best effort: a result without it is still fine)."""
-    try:
-        with open(target.parent / RESULTS_MANIFEST, "a", encoding="utf-8", errors="surrogateescape") as manifest:
-            manifest.write(target.name + "\n")
-    except OSError as error:
-        log.warning("could not note %s in %s: %s", target.name, RESULTS_MANIFEST, error)
 
 
 @dataclass(frozen=True)
@@ -224,7 +136,7 @@ def finish_file(engine: Engine, source: Path, target: Path, read: ReadPhoto, res
     started = time.perf_counter()
     try:
         note = write_result(target, read.loaded, result, options, save)
-        _remember_result(target)
+        remember_result(target)
     except ImageWriteError as error:
         cause = error.__cause__
         full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -242,6 +154,28 @@ def finish_file(engine: Engine, source: Path, target: Path, read: ReadPhoto, res
                        read.loaded, result)
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """What every photo of one batch run shares: the engine, the files in and out, and the options."""
+
+    engine: Engine
+    inputs: list[Path]
+    outputs: list[Path]
+    options: EnhanceOptions
+    save: SaveOptions
+
+    def read_and_prepare(self, indexes: list[int]) -> list[ReadPhoto]:
+        """Read these inputs and run the engine's first stage on those that could be read."""
+        read = [read_photo(index, self.inputs[index], self.save.max_pixels) for index in indexes]
+        usable = [photo for photo in read if photo.loaded is not None]
+        prepared = iter(_prepare_each(self.engine, [photo.loaded.rgb for photo in usable], self.options))
+        return [replace(photo, prepared=next(prepared)) if photo.loaded is not None else photo for photo in read]
+
+    def finish(self, photo: ReadPhoto, restored: RestoredPhoto) -> FileOutcome:
+        return finish_file(self.engine, self.inputs[photo.index], self.outputs[photo.index], photo, restored,
+                           self.options, self.save)
+
+
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
                   save: SaveOptions | None = None, on_progress: ProgressCallback | None = None,
                   stop: threading.Event | None = None, photos_per_step: int | None = None) -> list[FileReport]:
@@ -250,10 +184,10 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
     Photos go through in steps of ``photos_per_step`` (default: the engine's batch size), whose faces
     the network restores together. When ``stop`` is set, the photos in progress are finished and
     written and the rest are reported "not processed: interrupted"."""
-    options = options or EnhanceOptions()
     save = save or SaveOptions()
     inputs = [Path(item) for item in inputs]
-    outputs = plan_output_paths(inputs, Path(out_dir), save.extension)
+    run = BatchRun(engine, inputs, plan_output_paths(inputs, Path(out_dir), save.extension),
+                   options or EnhanceOptions(), save)
     reports: dict[int, FileReport] = {}
 
     def record(index: int, report: FileReport) -> None:
@@ -262,34 +196,33 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
             on_progress(len(reports), len(inputs), report)
 
     pending = []
-    for index, (source, target) in enumerate(zip(inputs, outputs)):
+    for index, (source, target) in enumerate(zip(inputs, run.outputs)):
         remove_stale_temporaries(target)   # left by a run that was killed while writing
         if save.skip_existing and target.is_file() and target.stat().st_size > 0:
             record(index, FileReport(str(source), str(target), "skipped"))
         else:
             pending.append(index)
-
     step = photos_per_step or engine.config.batch_size
-    steps = [pending[start:start + step] for start in range(0, len(pending), step)]
+    stopped = _run_steps(run, [pending[start:start + step] for start in range(0, len(pending), step)], record, stop)
+    for index in range(len(inputs)):
+        if index not in reports:
+            reason = "interrupted" if stopped == "interrupted" else f"the run stopped ({stopped})"
+            record(index, FileReport(str(inputs[index]), None, "failed", error=f"not processed: {reason}"))
+    return [reports[index] for index in range(len(inputs))]
+
+
+def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, FileReport], None],
+               stop: threading.Event | None) -> str | None:
+    """Every step's photos through the three stages, overlapped; returns why the run stopped early, or None.
+
+    A worker reads and detects the next step's photos while this thread runs the network on the
+    current ones, and another pastes, adjusts, encodes and writes finished photos. One worker each, and
+    at most two steps in memory, keep memory bounded (pasting a 24-megapixel photo alone needs about
+    0.5 GB)."""
     stopped: str | None = None
-
-    def read_and_prepare(indexes: list[int]) -> list[ReadPhoto]:
-        read = [read_photo(index, inputs[index], save.max_pixels) for index in indexes]
-        usable = [photo for photo in read if photo.loaded is not None]
-        prepared = iter(_prepare_each(engine, [photo.loaded.rgb for photo in usable], options))
-        return [replace(photo, prepared=next(prepared)) if photo.loaded is not None else photo
-                for photo in read]
-
-    def finish(photo: ReadPhoto, restored: RestoredPhoto) -> FileOutcome:
-        return finish_file(engine, inputs[photo.index], outputs[photo.index], photo, restored, options, save)
-
-    # Three stages overlap: a worker reads and detects the next step's photos while this thread runs
-    # the network on the current ones, and another pastes, adjusts, encodes and writes finished photos.
-    # One worker each, and at most two steps in memory, keep memory bounded (pasting a 24-megapixel
-    # photo alone needs about 0.5 GB).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finisher:
-        upcoming = preparer.submit(read_and_prepare, steps[0]) if steps else None
+        upcoming = preparer.submit(run.read_and_prepare, steps[0]) if steps else None
         in_flight: list[tuple[int, Future]] = []
         for number in range(len(steps)):
             current = upcoming.result()
@@ -299,22 +232,19 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
                 stopped = stopped or "interrupted"
             if stopped:
                 break
-            upcoming = preparer.submit(read_and_prepare, steps[number + 1]) if number + 1 < len(steps) else None
+            upcoming = preparer.submit(run.read_and_prepare, steps[number + 1]) if number + 1 < len(steps) else None
             for photo in current:
                 if photo.loaded is None:
-                    record(photo.index, FileReport(str(inputs[photo.index]), None, "failed", seconds=photo.seconds,
-                                                   error=photo.error))
+                    record(photo.index, FileReport(str(run.inputs[photo.index]), None, "failed",
+                                                   seconds=photo.seconds, error=photo.error))
             ready = [photo for photo in current if photo.prepared is not None]
-            restored = _restore_each(engine, [photo.prepared for photo in ready])
-            in_flight = [(photo.index, finisher.submit(finish, photo, done)) for photo, done in zip(ready, restored)]
+            restored = _restore_each(run.engine, [photo.prepared for photo in ready])
+            in_flight = [(photo.index, finisher.submit(run.finish, photo, done))
+                         for photo, done in zip(ready, restored)]
         stopped = stopped or _collect(in_flight, record)
         if upcoming is not None:
             upcoming.cancel()
-    for index in range(len(inputs)):
-        if index not in reports:
-            reason = "interrupted" if stopped == "interrupted" else f"the run stopped ({stopped})"
-            record(index, FileReport(str(inputs[index]), None, "failed", error=f"not processed: {reason}"))
-    return [reports[index] for index in range(len(inputs))]
+    return stopped
 
 
 # The engine reports a photo's ordinary failures in its records. Anything a stage raises instead
@@ -369,22 +299,3 @@ def _fit_alpha(alpha: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray |
     if alpha is None or alpha.shape == shape:
         return alpha
     return cv2.resize(alpha, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
-
-
-def write_report(reports: Sequence[FileReport], path: Path) -> None:
-    """The per-file report as JSON (written whole, then renamed into place).
-
-    A file name that is not valid UTF-8 (undecodable bytes, kept by Python as lone surrogates) is
-    written as a JSON ``\\udcXX`` escape, which ``json.load`` reads back as the same ``str``.
-    Raises ``ImageWriteError`` when the report cannot be written; nothing partial is left.
-    """
-    path = Path(path)
-    text = json.dumps([asdict(report) for report in reports], indent=2, ensure_ascii=False) + "\n"
-    data = text.encode("utf-8", errors="backslashreplace")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as handle:
-            handle.write(data)
-    except OSError as error:
-        raise ImageWriteError(f"Cannot write the report {path}: {error.strerror or error}. "
-                              "Free some space, check permissions or pick another file.") from error

@@ -20,7 +20,9 @@ from typing import Callable, Iterator, Sequence
 from tqdm import tqdm
 
 from . import registry
-from .batch import FileReport, SaveOptions, find_inputs, process_files, write_report
+from .batch import SaveOptions, process_files
+from .inputs import find_inputs
+from .reports import FileReport, write_report
 from .download import tqdm_progress
 from .engine import Engine
 from .options import (CONTROL_RANGES, DEVICE_CHOICES, FACE_CHOICES, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES,

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gpen.batch import RESULTS_MANIFEST
+from gpen.inputs import RESULTS_MANIFEST
 
 REPO = Path(__file__).resolve().parents[1]
 

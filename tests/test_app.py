@@ -20,7 +20,7 @@ from PIL import Image
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from gpen import registry  # noqa: E402
-from gpen.batch import RESULTS_MANIFEST  # noqa: E402
+from gpen.inputs import RESULTS_MANIFEST  # noqa: E402
 from webui import options as controls  # noqa: E402
 from webui.files import BatchLimits, collect_inputs  # noqa: E402
 from webui.i18n import EN, ZH, language_of  # noqa: E402

@@ -19,7 +19,8 @@ from PIL import Image, ImageCms, JpegImagePlugin, PngImagePlugin
 import tiny_models
 from doubles import FixedDetector
 from gpen import faces as face_geometry
-from gpen.batch import SaveOptions, find_inputs, process_files
+from gpen.batch import SaveOptions, process_files
+from gpen.inputs import find_inputs
 from gpen.engine import Engine, EngineConfig, EnhanceOptions
 from gpen.faces import Face
 from gpen.images import load_image

@@ -44,7 +44,9 @@ import tiny_models
 from local_http import serve_on_loopback
 from doubles import FixedDetector, IdentityRestorer, OutOfMemoryAbove, TintingRestorer
 from gpen import cli, registry
-from gpen.batch import RESULTS_MANIFEST, FileReport, process_files, write_report
+from gpen.batch import process_files
+from gpen.inputs import RESULTS_MANIFEST
+from gpen.reports import FileReport, write_report
 from gpen.engine import Engine, EngineConfig
 from gpen.errors import ImageReadError, ImageWriteError, ModelFileError
 from gpen.faces import Face, template_points

@@ -23,7 +23,7 @@ import tiny_models
 from app_process import AppProcess, start_app
 from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError, Status
-from gpen.batch import RESULTS_MANIFEST
+from gpen.inputs import RESULTS_MANIFEST
 from photos import PHOTOS
 from PIL import Image
 

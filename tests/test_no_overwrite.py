@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from gpen.batch import RESULTS_MANIFEST
+from gpen.inputs import RESULTS_MANIFEST
 from photos import PHOTOS
 from cli_process import results_in, run_cli, start_cli
 

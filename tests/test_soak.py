@@ -28,7 +28,7 @@ import pytest
 from PIL import Image
 
 import tiny_models
-from gpen.batch import RESULTS_MANIFEST
+from gpen.inputs import RESULTS_MANIFEST
 from photos import PHOTOS
 
 pytestmark = pytest.mark.slow

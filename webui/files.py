@@ -26,7 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from gpen.batch import FileReport
+from gpen.reports import FileReport
 from gpen.image_writing import save_image
 from gpen.images import SUPPORTED_INPUT_EXTENSIONS
 

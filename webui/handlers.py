@@ -9,7 +9,6 @@ handlers so that the quality sliders can follow as ``*adjustments``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import shutil
 import time
@@ -20,7 +19,8 @@ from typing import Any, Callable, Sequence, TypeVar
 import gradio as gr
 
 from gpen import Engine, EnhanceOptions
-from gpen.batch import FileOutcome, FileReport, SaveOptions, process_files, restore_file, write_report
+from gpen.batch import FileOutcome, SaveOptions, process_files, restore_file
+from gpen.reports import FileReport, write_report
 from gpen.errors import GpenError, ModelFileError
 from gpen.images import load_image
 from gpen.output_names import plan_output_paths
@@ -43,15 +43,15 @@ from .files import (
     zip_results,
 )
 from .i18n import language_of_request, text
-from .messages import problem_key, shown, without_paths
+from .reports import batch_summary, named_row, report_table
+from .messages import problem_key, shown
 from .settings import Settings, offered_models, save_settings
 from .status import render_model_files, render_status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "status_skipped",
-               "failed": "status_failed"}
+
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,11 @@ class Handlers:
             raise gr.Error(str(error), print_exception=False) from None
 
     def _options(self, language: str, strength: Any, mode: Any, faces: Any, min_face_px: Any, aligned: Any,
-                 adjustments: dict[str, Any] | None) -> EnhanceOptions:
+                 adjustments: Any) -> EnhanceOptions:
+        """The options the controls' values ask for; ``adjustments`` may be the API's JSON text."""
         try:
-            return controls.build_options(strength, mode, faces, min_face_px, aligned, adjustments)
+            return controls.build_options(strength, mode, faces, min_face_px, aligned,
+                                          controls.adjustments_from_api(adjustments))
         except (ValueError, TypeError, OverflowError) as error:
             raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
 
@@ -203,8 +205,8 @@ class Handlers:
                 return reports
 
         reports = self._with_engine(language, run) if inputs else []
-        rows = [_named(report, names.get(report.input, Path(report.input).name)) for report in reports]
-        rows += [_named(row, row.input) for row in left_out]
+        rows = [named_row(report, names.get(report.input, Path(report.input).name)) for report in reports]
+        rows += [named_row(row, row.input) for row in left_out]
         try:
             write_report(rows, folder / "report.json")
         except GpenError as error:
@@ -237,7 +239,7 @@ class Handlers:
         """Restore the faces in one photo. Returns the result image (full resolution, in the output
         format chosen in Settings) and a dict: faces, device, model, seconds, notice."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned, _as_dict(adjustments))
+        options = self._options(language, strength, mode, faces, min_face_px, aligned, adjustments)
         outcome = self.restore_photo(image, options, language)
         return str(outcome.result_file), outcome.info
 
@@ -251,7 +253,8 @@ class Handlers:
                                 self._slider_values(adjustments))
         outcome = self.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
         if outcome.stopped:                 # nobody is left to see a gallery or a ZIP
-            return [], report_table(outcome.rows, language), gr.update(), batch_summary(outcome, language)
+            summary = batch_summary(outcome.rows, outcome.seconds, outcome.folder, language)
+            return [], report_table(outcome.rows, language), gr.update(), summary
         gallery = []
         for number, (path, name) in enumerate(outcome.results):
             try:
@@ -270,7 +273,7 @@ class Handlers:
             gr.Warning(shown(f"{text('status_failed', language)}: {names}"))
         return (gallery, report_table(outcome.rows, language),
                 gr.update(value=str(archive) if archive else None, visible=archive is not None),
-                batch_summary(outcome, language))
+                batch_summary(outcome.rows, outcome.seconds, outcome.folder, language))
 
     def api_enhance_batch(self, files: list[str], strength: float = controls.DEFAULT_STRENGTH_PERCENT,
                           mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,
@@ -279,7 +282,7 @@ class Handlers:
         """Restore the faces in many photos (or the photos in ZIPs). Returns the result files and one
         report row per input: input, output, status (ok, no_faces, skipped, failed), faces, seconds, error."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned, _as_dict(adjustments))
+        options = self._options(language, strength, mode, faces, min_face_px, aligned, adjustments)
         outcome = self.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
         handed = [str(link_or_copy(path, outcome.work / "results" / path.name)) for path, _ in outcome.results]
         report = [dict(dataclasses.asdict(row), output=Path(row.output).name if row.output else None)
@@ -385,43 +388,5 @@ class Handlers:
                 for adjustment in controls.available_adjustments()]
 
 
-def _named(report: FileReport, name: str) -> FileReport:
-    """The row under the name the person knows, without the server's paths in the error."""
-    error = without_paths(report.error.replace(report.input, name)) if report.error else None
-    return dataclasses.replace(report, input=name, error=error)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    """Adjustments from the API: a dict, a JSON string, or nothing."""
-    if value in (None, "", {}):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as error:
-            raise gr.Error(f"adjustments must be a JSON object, got text that is not JSON ({error})",
-                           print_exception=False) from None
-    if not isinstance(value, dict):
-        raise gr.Error(f"adjustments must be a JSON object, got {type(value).__name__}", print_exception=False)
-    return value
-
-
 def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def report_table(rows: Sequence[FileReport], language: str) -> dict[str, Any]:
-    """The table's value: one row per input, headings and statuses in ``language``."""
-    headers = [text(key, language) for key in ("column_file", "column_status", "column_faces", "column_seconds",
-                                               "column_error")]
-    data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2), row.error or ""]
-            for row in rows]
-    return {"headers": headers, "data": data}
-
-
-def batch_summary(outcome: BatchOutcome, language: str) -> str:
-    counts = {status: sum(row.status == status for row in outcome.rows) for status in STATUS_KEYS}
-    return text("batch_summary", language, ok=counts["ok"], faces=sum(row.faces for row in outcome.rows),
-                no_faces=counts["no_faces"], skipped=counts["skipped"], failed=counts["failed"],
-                seconds=outcome.seconds, folder=outcome.folder)
-

@@ -8,6 +8,7 @@ appears in both tabs, the mode presets and the handlers by itself; it needs only
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
@@ -95,6 +96,20 @@ def build_options(strength_percent: float | None, mode: str | None, faces: str |
     if mode not in mode_names():
         raise ValueError(f"mode must be one of {', '.join(mode_names())}, got {mode!r}")
     return options_for_mode(mode, **values, **overrides)
+
+
+def adjustments_from_api(value: Any) -> dict[str, Any]:
+    """Adjustments from the API: a dict, a JSON string, or nothing."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as error:
+            raise ValueError(f"adjustments must be a JSON object, got text that is not JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"adjustments must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _switch(value: Any) -> bool:

@@ -1,0 +1,30 @@
+"""The public API: ``/enhance`` and ``/enhance_batch``, on hidden components that give them plain parameters."""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import options as controls
+from .handlers import Handlers
+from .messages import user_errors
+from .widgets import GPU, photo_input
+
+
+def build_and_wire_api(handlers: Handlers) -> None:
+    with gr.Group(visible=False):
+        image = photo_input(image_mode=None, label="image")
+        files = gr.File(file_count="multiple", label="files")
+        strength = gr.Number(controls.DEFAULT_STRENGTH_PERCENT, label="strength (0-100)")
+        mode = gr.Textbox(controls.mode_names()[0], label="mode")
+        faces = gr.Textbox("all", label="faces (all, largest, center)")
+        min_face = gr.Number(0, label="min_face_px")
+        aligned = gr.Checkbox(False, label="aligned")
+        adjustments = gr.JSON(label="adjustments")
+        result = gr.Image(type="filepath", format="png", label="result")
+        results = gr.File(file_count="multiple", label="results")
+        info = gr.JSON(label="info")
+        one_button = gr.Button()
+        batch_button = gr.Button()
+    inputs = [strength, mode, faces, min_face, aligned, adjustments]
+    one_button.click(user_errors(handlers.api_enhance), [image, *inputs], [result, info], api_name="enhance", **GPU)
+    batch_button.click(user_errors(handlers.api_enhance_batch), [files, *inputs], [results, info],
+                       api_name="enhance_batch", **GPU)

@@ -1,0 +1,48 @@
+"""The Batch tab: many photos (or ZIPs) in, progress, a gallery, the report table and a ZIP of the results."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from .handlers import Handlers
+from .messages import user_errors
+from .widgets import GPU, PAGE, Controls, build_controls, t
+
+BATCH_FILE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".zip"]
+
+
+@dataclass
+class BatchTab:
+    files: gr.File
+    controls: Controls
+    enhance: gr.Button
+    summary: gr.Markdown
+    gallery: gr.Gallery
+    results_zip: gr.File
+    table: gr.Dataframe
+
+
+def build_batch_tab() -> BatchTab:
+    with gr.Tab(t("tab_batch"), id="batch", elem_id="tab-batch"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                files = gr.File(file_count="multiple", file_types=BATCH_FILE_TYPES, label=t("batch_files"),
+                                elem_id="batch-input", height=220)
+                tab_controls = build_controls("batch")
+                enhance = gr.Button(t("enhance_all"), variant="primary", elem_id="batch-enhance")
+            with gr.Column(scale=3):
+                summary = gr.Markdown(elem_id="batch-summary")
+                gallery = gr.Gallery(label=t("gallery"), columns=4, height=360, object_fit="contain",
+                                     elem_id="batch-gallery")
+                results_zip = gr.File(label=t("download_zip"), interactive=False, visible=False, elem_id="batch-zip")
+        table = gr.Dataframe(label=t("report"), interactive=False, wrap=True, elem_id="batch-table",
+                             column_widths=["30%", "12%", "8%", "10%", "40%"])
+    return BatchTab(files, tab_controls, enhance, summary, gallery, results_zip, table)
+
+
+def wire_batch_tab(tab: BatchTab, handlers: Handlers) -> None:
+    tab.enhance.click(user_errors(handlers.enhance_batch), [tab.files, *tab.controls.inputs()],
+                      [tab.gallery, tab.table, tab.results_zip, tab.summary], api_name="page_enhance_batch",
+                      **GPU, **PAGE)
+    tab.controls.wire_mode(handlers)

@@ -1,0 +1,37 @@
+"""The Batch tab's report: the table's rows and headings and the summary line, in the person's language."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+from gpen.reports import FileReport
+
+from .i18n import text
+from .messages import without_paths
+
+STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "status_skipped",
+               "failed": "status_failed"}
+
+
+def named_row(report: FileReport, name: str) -> FileReport:
+    """The row under the name the person knows, without the server's paths in the error."""
+    error = without_paths(report.error.replace(report.input, name)) if report.error else None
+    return dataclasses.replace(report, input=name, error=error)
+
+
+def report_table(rows: Sequence[FileReport], language: str) -> dict[str, Any]:
+    """The table's value: one row per input, headings and statuses in ``language``."""
+    headers = [text(key, language) for key in ("column_file", "column_status", "column_faces", "column_seconds",
+                                               "column_error")]
+    data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2), row.error or ""]
+            for row in rows]
+    return {"headers": headers, "data": data}
+
+
+def batch_summary(rows: Sequence[FileReport], seconds: float, folder: Path, language: str) -> str:
+    """The line under the Batch tab's results: how many photos came out how, the time, the folder."""
+    counts = {status: sum(row.status == status for row in rows) for status in STATUS_KEYS}
+    return text("batch_summary", language, ok=counts["ok"], faces=sum(row.faces for row in rows),
+                no_faces=counts["no_faces"], skipped=counts["skipped"], failed=counts["failed"],
+                seconds=seconds, folder=folder)
