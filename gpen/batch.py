@@ -172,8 +172,11 @@ class BatchRun:
         return [replace(photo, prepared=next(prepared)) if photo.loaded is not None else photo for photo in read]
 
     def finish(self, photo: ReadPhoto, restored: RestoredPhoto) -> FileOutcome:
-        return finish_file(self.engine, self.inputs[photo.index], self.outputs[photo.index], photo, restored,
-                           self.options, self.save)
+        """Finish and write one photo; the outcome keeps only its report, so that the photo's pixels are
+        freed as soon as it is written (not when its step is collected)."""
+        outcome = finish_file(self.engine, self.inputs[photo.index], self.outputs[photo.index], photo, restored,
+                              self.options, self.save)
+        return replace(outcome, loaded=None, result=None)
 
 
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
@@ -241,6 +244,7 @@ def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, Fil
             restored = _restore_each(run.engine, [photo.prepared for photo in ready])
             in_flight = [(photo.index, finisher.submit(run.finish, photo, done))
                          for photo, done in zip(ready, restored)]
+            del current, ready, restored   # each photo's pixels now belong to its finishing task alone
         stopped = stopped or _collect(in_flight, record)
         if upcoming is not None:
             upcoming.cancel()
