@@ -31,3 +31,20 @@ def start_cli(models_folder: Path, *args: str) -> subprocess.Popen:
 def results_in(folder: Path) -> list[str]:
     """Every file in an output folder but the list of results the run keeps there (temporaries included)."""
     return sorted(path.name for path in folder.iterdir() if path.name != RESULTS_MANIFEST)
+
+
+# Linux carries a process's peak memory across fork and exec, so a command forked straight from the test
+# process reports at least the test process's own peak. A small launcher in between measures the command alone.
+_LAUNCHER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+             "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+             "sys.exit(code)")
+
+
+def measured(command: list[str], peak_file: Path) -> list[str]:
+    """``command`` run by a launcher that writes its peak resident memory (KiB) to ``peak_file``."""
+    return [sys.executable, "-c", _LAUNCHER, str(peak_file), *command]
+
+
+def peak_bytes(peak_file: Path) -> int:
+    """What ``measured`` wrote, in bytes."""
+    return int(peak_file.read_text()) * 1024

@@ -26,7 +26,7 @@ from gpen.faces import Face
 from gpen.images import load_image
 from gpen.metadata import add_png_chunks
 from photos import PHOTOS, read_photo
-from cli_process import cli_environment, run_cli
+from cli_process import cli_environment, measured, peak_bytes, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -252,16 +252,12 @@ def flat_png(path: Path, size_px: int, bit_depth: int) -> Path:
     return path
 
 
-def peak_memory_of_cli(models_folder: Path, *args: str) -> int:
-    """The CLI as a process of its own; its peak resident memory in bytes (read by a fresh parent)."""
-    measure = ("import resource, subprocess, sys; result = subprocess.run(sys.argv[1:]); "
-               "print(result.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    env = cli_environment(models_folder)
-    finished = subprocess.run([sys.executable, "-c", measure, sys.executable, "-m", "gpen", *args], cwd=REPO,
-                              env=env, capture_output=True, text=True, timeout=600)
-    returncode, peak_kib = finished.stdout.split()[-2:]
-    assert returncode == "0", finished.stderr
-    return int(peak_kib) * 1024
+def peak_memory_of_cli(models_folder: Path, peak_file: Path, *args: str) -> int:
+    """The CLI as a process of its own; its peak resident memory in bytes (see ``cli_process.measured``)."""
+    finished = subprocess.run(measured([sys.executable, "-m", "gpen", *args], peak_file), cwd=REPO,
+                              env=cli_environment(models_folder), capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    return peak_bytes(peak_file)
 
 
 def test_a_100_megapixel_16_bit_rgba_png_stays_within_40_bytes_a_pixel(tmp_path_factory, tmp_path):
@@ -269,12 +265,14 @@ def test_a_100_megapixel_16_bit_rgba_png_stays_within_40_bytes_a_pixel(tmp_path_
     photo of P pixels, peak memory may exceed the models' own by at most 40 bytes a pixel."""
     models = tmp_path_factory.mktemp("no_face_models")
     tiny_models.make_tiny_models(models, detector_finds="none")
-    baseline = peak_memory_of_cli(models, str(PHOTOS / "lowres_portrait2.jpg"), "-o", str(tmp_path / "small"), "-q")
+    baseline = peak_memory_of_cli(models, tmp_path / "peak_small", str(PHOTOS / "lowres_portrait2.jpg"), "-o",
+                                  str(tmp_path / "small"), "-q")
     size_px = 10_000
     for bit_depth in (8, 16):
         source = flat_png(tmp_path / f"rgba{bit_depth}.png", size_px, bit_depth)
         assert source.stat().st_size < 2_000_000
-        peak = peak_memory_of_cli(models, str(source), "-o", str(tmp_path / f"out{bit_depth}"), "-q")
+        peak = peak_memory_of_cli(models, tmp_path / f"peak{bit_depth}", str(source), "-o",
+                                  str(tmp_path / f"out{bit_depth}"), "-q")
         per_pixel = (peak - baseline) / size_px ** 2
         print(f"{bit_depth}-bit RGBA {size_px}x{size_px}: peak {peak / 2**30:.2f} GiB, baseline "
               f"{baseline / 2**30:.2f} GiB, {per_pixel:.1f} bytes a pixel")

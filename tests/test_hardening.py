@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import shutil
 import struct
 import subprocess
@@ -51,6 +52,7 @@ from gpen.engine import Engine, EngineConfig
 from gpen.errors import ImageReadError, ImageWriteError, ModelFileError
 from gpen.faces import Face, template_points
 from gpen.images import load_image
+from cli_process import measured, peak_bytes
 from photos import PHOTOS
 from small_disk import tmpfs
 
@@ -274,23 +276,25 @@ class CliRun:
 
 
 def run_cli(models: Path, *args: str, timeout_s: float = 300, env: dict[str, str] | None = None) -> CliRun:
-    """``python -m gpen`` as a real process; also returns its peak resident memory (from wait4)."""
+    """``python -m gpen`` as a real process; also returns its peak resident memory (see ``measured``)."""
     environment = dict(os.environ, GPEN_MODELS_DIR=str(models), GPEN_NO_DOWNLOAD="1", **(env or {}))
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "gpen", *args], cwd=REPO, env=environment,
-                                   stdout=stdout, stderr=stderr)
-        killer = threading.Timer(timeout_s, process.kill)
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr, \
+            tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        process = subprocess.Popen(measured([sys.executable, "-m", "gpen", *args], peak_file), cwd=REPO,
+                                   env=environment, stdout=stdout, stderr=stderr, start_new_session=True)
+        killer = threading.Timer(timeout_s, lambda: os.killpg(process.pid, signal.SIGKILL))
         killer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
         outputs = []
         for handle in (stdout, stderr):
             handle.seek(0)
             outputs.append(handle.read().decode("utf-8", "backslashreplace"))
-    return CliRun(process.returncode, outputs[0], outputs[1], usage.ru_maxrss * 1024)
+        peak = peak_bytes(peak_file) if peak_file.exists() else 0
+    return CliRun(process.returncode, outputs[0], outputs[1], peak)
 
 
 def read_report(path: Path) -> list[dict]:

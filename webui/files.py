@@ -26,6 +26,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from gpen.atomic import atomic_file
 from gpen.reports import FileReport
 from gpen.image_writing import save_image
 from gpen.images import SUPPORTED_INPUT_EXTENSIONS
@@ -307,11 +308,10 @@ def link_or_copy(source: Path, target: Path) -> Path:
 
 def zip_results(files: Sequence[Path], extra: Sequence[Path], target: Path) -> Path:
     """One ZIP of the result files (stored, as images are compressed already) and ``extra`` files."""
-    temporary = target.with_name(f".{target.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with atomic_file(target) as handle, \
+            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         for path in files:
             archive.write(path, arcname=Path(path).name)
         for path in extra:
             archive.write(path, arcname=Path(path).name, compress_type=zipfile.ZIP_DEFLATED)
-    os.replace(temporary, target)
     return target

@@ -11,16 +11,14 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpen import registry
-from gpen.devices import DEVICE_CHOICES, PRECISION_CHOICES
-from gpen.options import MAX_BATCH_SIZE
+from gpen.atomic import atomic_file
 from gpen.images import DEFAULT_MAX_PIXELS
-from gpen.options import OUTPUT_FORMATS
+from gpen.options import DEVICE_CHOICES, MAX_BATCH_SIZE, OUTPUT_FORMATS, PRECISION_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +125,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings as JSON (whole, then renamed into place) and return the path."""
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of its own for each write: two instances sharing the file never write one temporary file.
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        temporary.write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    # A temporary name of its own for each write: two instances sharing the file never collide.
+    with atomic_file(path) as handle:
+        handle.write((json.dumps(dataclasses.asdict(settings), indent=2) + "\n").encode("utf-8"))
     return path
