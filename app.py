@@ -12,7 +12,6 @@ os.environ.pop("GRADIO_LOCAL_DEV_MODE", None)   # would let "null" origins throu
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
-import dataclasses  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -78,7 +77,7 @@ def starting_settings(args: argparse.Namespace) -> Settings:
     """The saved settings with this run's command-line choices on top (the file is not changed)."""
     overrides = {name: getattr(args, name) for name in ("model", "detector", "device", "precision", "batch_size")
                  if getattr(args, name) is not None}
-    return dataclasses.replace(load_settings(settings_path()), **overrides)
+    return load_settings(settings_path()).with_values(**overrides)
 
 
 def never_served(*places: Path) -> list[str]:
@@ -124,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = ClientWatch()
     handlers = Handlers(holder, folders, settings_path(), limits=BatchLimits(max_files=args.max_batch_files),
                         clients=clients, settings_locked=not loopback_only and not args.allow_settings)
-    if handlers.settings_locked:
+    if handlers.settings.locked:
         log.info("the app is open to the network: the settings are read-only (start with --allow-settings to "
                  "allow changes)")
     demo = build_ui(handlers)

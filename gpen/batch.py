@@ -25,7 +25,7 @@ from .faces import paste_faces
 from .image_writing import remove_stale_temporaries, save_image
 from .images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .inputs import remember_result
-from .options import OutputFormat
+from .options import OUTPUT_FORMATS, OutputFormat
 from .output_names import plan_output_paths
 from .reports import FileReport, FileStatus
 from .stages import PreparedPhoto, RestoredPhoto
@@ -43,6 +43,17 @@ class SaveOptions:
     skip_existing: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     strip_metadata: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ext is not None and self.ext not in OUTPUT_FORMATS:
+            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {self.ext!r}")
+        if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
+            raise ValueError(f"quality must be a whole number from 1 to 100, got {self.quality!r}")
+        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) or self.max_pixels < 1:
+            raise ValueError(f"max_pixels must be a whole number of pixels, got {self.max_pixels!r}")
+        for name in ("skip_existing", "strip_metadata"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     @property
     def extension(self) -> str | None:

@@ -7,6 +7,7 @@ modes are presets of ``EnhanceOptions`` (``options_for_mode``).
 from __future__ import annotations
 
 import math
+import os
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         check_batch_size(self.batch_size)
+        if not isinstance(self.model, (str, os.PathLike)) or not str(self.model).strip():
+            raise ValueError(f"model must be a model name or a checkpoint path, got {self.model!r}")
         if self.detector not in registry.DETECTOR_CHOICES:
             raise ValueError(f"detector must be one of {registry.DETECTOR_CHOICES}, got {self.detector!r}")
         if self.device not in DEVICE_CHOICES:

@@ -207,13 +207,13 @@ def test_without_model_files_the_app_starts_and_enhance_explains(empty_app):
 def test_settings_survive_a_round_trip_and_bad_values_fall_back(tmp_path):
     path = tmp_path / "settings.json"
     assert load_settings(path) == Settings()
-    chosen = Settings(device="cpu", batch_size=16, model="GPEN-BFR-256", detector="retinaface-mobile0.25",
-                      output_format="webp", quality=80)
+    chosen = Settings().with_values(device="cpu", batch_size=16, model="GPEN-BFR-256", detector="retinaface-mobile0.25",
+                                        output_format="webp", quality=80)
     save_settings(chosen, path)
     assert load_settings(path) == chosen
     assert json.loads(path.read_text())["detector"] == "retinaface-mobile0.25"
     path.write_text(json.dumps({"batch_size": 999, "model": "GPEN-BFR-256", "colour": "red", "detector": "yolo"}))
-    assert load_settings(path) == Settings(model="GPEN-BFR-256")
+    assert load_settings(path) == Settings().with_values(model="GPEN-BFR-256")
     path.write_text("{not json")
     assert load_settings(path) == Settings()
 
@@ -319,15 +319,14 @@ def handlers(app, tmp_path, monkeypatch):
     from webui.handlers import Handlers
 
     monkeypatch.setenv("GPEN_OUTPUTS_DIR", str(tmp_path / "outputs"))
-    holder = EngineHolder(Settings(batch_size=2), models_folder=app.models)
-    return Handlers(holder, RequestFolders(tmp_path / "requests"), tmp_path / "settings.json",
-                    models_folder=app.models)
+    holder = EngineHolder(Settings().with_values(batch_size=2), models_folder=app.models)
+    return Handlers(holder, RequestFolders(tmp_path / "requests"), tmp_path / "settings.json")
 
 
 def test_batch_progress_advances_per_photo_with_its_name(handlers, tmp_path):
     calls = []
     uploads = [PHOTOS / name for name in BATCH_PHOTOS] + [corrupt_file(tmp_path)]
-    outcome = handlers.restore_batch(uploads, controls.build_options(100, None, None, None, None), "en",
+    outcome = handlers.jobs.restore_batch(uploads, controls.build_options(100, None, None, None, None), "en",
                                      lambda progress, desc=None, unit=None: calls.append((progress, desc)))
     per_photo = [(progress, desc) for progress, desc in calls if isinstance(progress, tuple) and progress[0] > 0]
     assert [progress for progress, _ in per_photo] == [(1, 4), (2, 4), (3, 4), (4, 4)]
@@ -342,8 +341,8 @@ class FakeEngine:
         from types import SimpleNamespace
 
         self.settings = settings
-        self.model_name = settings.model
-        self.config = SimpleNamespace(batch_size=settings.batch_size)
+        self.model_name = settings.engine.model
+        self.config = SimpleNamespace(batch_size=settings.engine.batch_size)
         self.plan = SimpleNamespace(device=SimpleNamespace(type="cpu"), precision="fp32", note="")
 
 
@@ -366,7 +365,7 @@ def test_new_settings_build_first_and_swap_only_when_no_job_runs():
     worker = threading.Thread(target=job)
     worker.start()
     job_running.wait(10)
-    wanted = Settings(batch_size=8)
+    wanted = Settings().with_values(batch_size=8)
     swapper = threading.Thread(target=holder.apply, args=(wanted,))
     swapper.start()
     for _ in range(100):          # the new engine is built while the job still runs...
@@ -389,24 +388,24 @@ def test_a_failed_build_keeps_the_running_engine(tmp_path):
     from webui.engine_holder import EngineHolder
 
     def factory(settings):
-        if settings.model == "GPEN-BFR-1024":
+        if settings.engine.model == "GPEN-BFR-1024":
             raise ModelFileError("model file GPEN-BFR-1024.pth is not in the folder")
         return FakeEngine(settings)
 
     holder = EngineHolder(Settings(), factory=factory)
     assert holder.load().loaded
     with pytest.raises(ModelFileError):
-        holder.apply(Settings(model="GPEN-BFR-1024"))
+        holder.apply(Settings().with_values(model="GPEN-BFR-1024"))
     assert holder.settings == Settings() and holder.state().loaded
 
 
 def test_download_button_fetches_what_the_model_needs_then_loads_it(app, handlers, tmp_path, monkeypatch):
     from gpen import registry
-    from webui import handlers as handlers_module
+    from webui import settings_events as settings_events_module
 
     folder = tmp_path / "models"
     folder.mkdir()
-    handlers.models_folder = handlers.holder.models_folder = folder
+    handlers.holder.models_folder = folder
     fetched = []
 
     def fake_download(name, folder, download, progress):   # copies the test models instead
@@ -417,9 +416,9 @@ def test_download_button_fetches_what_the_model_needs_then_loads_it(app, handler
         fetched.append(name)
         return path
 
-    monkeypatch.setattr(handlers_module, "resolve_model_file", fake_download)
+    monkeypatch.setattr(settings_events_module, "resolve_model_file", fake_download)
     assert not handlers.holder.load().loaded
     progress_calls = []
-    handlers.download_models(None, lambda *args, **kwargs: progress_calls.append(args), "GPEN-BFR-512")
+    handlers.settings.download_models(None, lambda *args, **kwargs: progress_calls.append(args), "GPEN-BFR-512")
     assert fetched == ["GPEN-BFR-512", "retinaface-r50", "parsenet"]
     assert len(progress_calls) == 6 and handlers.holder.state().loaded

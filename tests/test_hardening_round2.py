@@ -572,7 +572,7 @@ def test_a_broken_settings_file_gives_the_defaults_with_a_warning(tmp_path, cont
     try:
         status = page_event(app, "page_load")
         assert status.success
-        assert status.data[output_index(page_config(app), "page_load", "settings-quality")] == Settings().quality
+        assert status.data[output_index(page_config(app), "page_load", "settings-quality")] == Settings().output.quality
         assert "using the defaults" in app.log() and "Traceback" not in app.log()
     finally:
         app.stop()
@@ -613,7 +613,7 @@ def _save_many(path: str, count: int) -> int:
     failures = 0
     for number in range(count):
         try:
-            save_settings(Settings(quality=1 + number % 100), Path(path))
+            save_settings(Settings().with_values(quality=1 + number % 100), Path(path))
         except OSError:
             failures += 1
     return failures

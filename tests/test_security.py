@@ -536,11 +536,13 @@ def test_the_settings_handler_builds_only_the_models_it_offers(tmp_path):
     built: list[Settings] = []
     settings_file = tmp_path / "settings.json"
     for started_with in ("GPEN-BFR-512", str(tmp_path / "own.pth")):
-        holder = EngineHolder(Settings(model=started_with), factory=lambda settings: built.append(settings))
-        handlers = Handlers(holder, RequestFolders(tmp_path / "requests"), settings_file, models_folder=tmp_path)
-        assert started_with in handlers.offered_models and "GPEN-BFR-256" in handlers.offered_models
+        holder = EngineHolder(Settings().with_values(model=started_with), models_folder=tmp_path,
+                              factory=lambda settings: built.append(settings))
+        handlers = Handlers(holder, RequestFolders(tmp_path / "requests"), settings_file)
+        offered = handlers.settings.offered_models
+        assert started_with in offered and "GPEN-BFR-256" in offered
         with pytest.warns(UserWarning, match="The model must be one of"):
-            handlers.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, False, 100)
+            handlers.settings.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, False, 100)
     assert built == [] and not settings_file.exists()
 
 

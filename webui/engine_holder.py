@@ -11,13 +11,13 @@ import contextlib
 import gc
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 
-from gpen import Engine, EngineConfig
+from gpen import Engine
 from gpen.errors import GpenError
 
 from .settings import Settings
@@ -56,9 +56,7 @@ class EngineHolder:
 
     def _build(self, settings: Settings) -> Engine:
         """A new engine for ``settings``; never downloads (the Settings tab's button does that)."""
-        return Engine(EngineConfig(model=settings.model, detector=settings.detector, device=settings.device,
-                                   precision=settings.precision, batch_size=settings.batch_size,
-                                   models_folder=self.models_folder, download=False))
+        return Engine(replace(settings.engine, models_folder=self.models_folder, download=False))
 
     @property
     def settings(self) -> Settings:
@@ -98,7 +96,7 @@ class EngineHolder:
         settings and the error is raised; with no engine running the new settings are kept anyway
         (there is nothing to fall back to) and the error is recorded and raised."""
         with self._build_lock:
-            if not force and self._engine is not None and settings.engine_fields() == self._settings.engine_fields():
+            if not force and self._engine is not None and settings.engine == self._settings.engine:
                 with self.lock:
                     self._settings = settings
                 return self.state()

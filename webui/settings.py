@@ -17,8 +17,8 @@ from typing import Any
 
 from gpen import registry
 from gpen.atomic import atomic_file
-from gpen.images import DEFAULT_MAX_PIXELS
-from gpen.options import DEVICE_CHOICES, MAX_BATCH_SIZE, OUTPUT_FORMATS, PRECISION_CHOICES
+from gpen.batch import SaveOptions
+from gpen.options import EngineConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,45 +29,49 @@ MAX_MAX_PIXELS = 1_000_000_000      # 1 gigapixel
 MAX_SETTINGS_FILE_BYTES = 1 << 20   # a real settings file is a few hundred bytes
 
 
+# The settings file is flat: each of its names is one field of the engine's config or of the output options.
+FILE_FIELDS: dict[str, tuple[str, str]] = {
+    "device": ("engine", "device"),
+    "precision": ("engine", "precision"),
+    "batch_size": ("engine", "batch_size"),
+    "model": ("engine", "model"),
+    "detector": ("engine", "detector"),
+    "output_format": ("output", "ext"),
+    "quality": ("output", "quality"),
+    "max_pixels": ("output", "max_pixels"),
+    "strip_metadata": ("output", "strip_metadata"),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The engine's settings (device, precision, batch size, model, detector) and how results are written."""
+    """What the Settings tab chooses: how the engine is built (its model, detector, device, precision and
+    batch size; the models folder and downloading are the command line's) and how results are written."""
 
-    device: str = "auto"
-    precision: str = "auto"
-    batch_size: int = 4
-    model: str = registry.DEFAULT_RESTORER
-    output_format: str = "same"
-    quality: int = 95
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    strip_metadata: bool = False
-    detector: str = registry.DEFAULT_DETECTOR
+    engine: EngineConfig = EngineConfig()
+    output: SaveOptions = SaveOptions()
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICE_CHOICES:
-            raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {self.device!r}")
-        if self.precision not in PRECISION_CHOICES:
-            raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {self.precision!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) \
-                or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            raise ValueError(f"batch_size must be a whole number from 1 to {MAX_BATCH_SIZE}, got {self.batch_size!r}")
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ValueError(f"model must be a model name or a checkpoint path, got {self.model!r}")
-        if self.detector not in registry.DETECTOR_CHOICES:
-            raise ValueError(f"detector must be one of {registry.DETECTOR_CHOICES}, got {self.detector!r}")
-        if self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {self.output_format!r}")
-        if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 1 <= self.quality <= 100:
-            raise ValueError(f"quality must be a whole number from 1 to 100, got {self.quality!r}")
-        if not isinstance(self.strip_metadata, bool):
-            raise ValueError(f"strip_metadata must be true or false, got {self.strip_metadata!r}")
-        if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) \
-                or not MIN_MAX_PIXELS <= self.max_pixels <= MAX_MAX_PIXELS:
-            raise ValueError(f"max_pixels must be from {MIN_MAX_PIXELS} to {MAX_MAX_PIXELS}, got {self.max_pixels!r}")
+        if self.output.ext is None or self.output.skip_existing:
+            raise ValueError("the web results are written in a chosen format and never skipped")
+        if not MIN_MAX_PIXELS <= self.output.max_pixels <= MAX_MAX_PIXELS:
+            raise ValueError(f"max_pixels must be from {MIN_MAX_PIXELS} to {MAX_MAX_PIXELS}, "
+                             f"got {self.output.max_pixels!r}")
 
-    def engine_fields(self) -> tuple[str, str, int, str, str]:
-        """The settings that need a new engine when they change."""
-        return self.device, self.precision, self.batch_size, self.model, self.detector
+    def with_values(self, **values: Any) -> "Settings":
+        """These settings with some changed, named as in the settings file (``ValueError`` on a bad one)."""
+        parts = {"engine": {}, "output": {}}
+        for name, value in values.items():
+            if name not in FILE_FIELDS:
+                raise ValueError(f"unknown setting {name!r}")
+            part, field_name = FILE_FIELDS[name]
+            parts[part][field_name] = value
+        return Settings(dataclasses.replace(self.engine, **parts["engine"]),
+                        dataclasses.replace(self.output, **parts["output"]))
+
+    def as_file(self) -> dict[str, Any]:
+        """The settings as the file holds them."""
+        return {name: getattr(getattr(self, part), field_name) for name, (part, field_name) in FILE_FIELDS.items()}
 
 
 def offered_models(started_with: str) -> tuple[str, ...]:
@@ -87,13 +91,12 @@ def settings_path() -> Path:
 def settings_from_dict(values: dict[str, Any], base: Settings | None = None) -> Settings:
     """``base`` (default: the defaults) with each valid value of ``values`` applied; bad ones are logged."""
     settings = base or Settings()
-    known = {field.name for field in dataclasses.fields(Settings)}
     for name, value in values.items():
-        if name not in known:
+        if name not in FILE_FIELDS:
             log.warning("settings: ignoring unknown setting %r", name)
             continue
         try:
-            settings = dataclasses.replace(settings, **{name: value})
+            settings = settings.with_values(**{name: value})
         except (ValueError, TypeError) as error:
             log.warning("settings: ignoring %s=%r (%s)", name, value, error)
     return settings
@@ -127,5 +130,5 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A temporary name of its own for each write: two instances sharing the file never collide.
     with atomic_file(path) as handle:
-        handle.write((json.dumps(dataclasses.asdict(settings), indent=2) + "\n").encode("utf-8"))
+        handle.write((json.dumps(settings.as_file(), indent=2) + "\n").encode("utf-8"))
     return path

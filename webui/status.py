@@ -40,7 +40,7 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
     if state.loaded:
         lines.append("- " + text("status_loaded", language, model=state.model_name, device=state.device,
                                  precision=state.precision, batch_size=state.batch_size,
-                                 detector=state.settings.detector))
+                                 detector=state.settings.engine.detector))
         if state.note:
             lines.append("- " + text("status_note", language, note=state.note))
     else:

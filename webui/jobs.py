@@ -1,0 +1,181 @@
+"""The work behind the Single and Batch tabs and their endpoints: a photo, or many, restored into new
+folders on the shared engine (under its lock), with every failure turned into a message for the person."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+import gradio as gr
+
+from gpen import Engine, EnhanceOptions
+from gpen.batch import FileOutcome, process_files, restore_file
+from gpen.errors import GpenError, ModelFileError
+from gpen.output_names import plan_output_paths
+from gpen.reports import FileReport, write_report
+
+from .clients import ClientWatch
+from .engine_holder import EngineHolder
+from .files import (
+    BatchLimits,
+    RequestFolders,
+    collect_inputs,
+    count_photos,
+    new_batch_folder,
+    outputs_root,
+    save_preview,
+)
+from .i18n import text
+from .messages import problem_key
+from .reports import named_row
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SingleOutcome:
+    """One restored photo: the result file, the previews for the slider, and what happened."""
+
+    result_file: Path
+    before_preview: Path
+    after_preview: Path
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One batch: a row per input (named as the person knows it), the result files and the folder."""
+
+    rows: list[FileReport]
+    results: list[tuple[Path, str]]       # (result file, name shown)
+    folder: Path
+    work: Path
+    seconds: float
+    stopped: bool = False                 # its client went away before the end
+
+
+class Jobs:
+    """Restores uploads on the shared engine: one photo (``restore_photo``) or a batch (``restore_batch``)."""
+
+    def __init__(self, holder: EngineHolder, folders: RequestFolders, limits: BatchLimits | None = None,
+                 clients: ClientWatch | None = None):
+        self.holder = holder
+        self.folders = folders
+        self.limits = limits or BatchLimits()
+        self.clients = clients or ClientWatch()          # tells a batch when its client has gone
+
+    def _with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
+        """Run ``work`` on the shared engine under its lock; a missing model becomes a clear message."""
+        try:
+            with self.holder.use() as engine:
+                return work(engine)
+        except ModelFileError as error:
+            raise gr.Error(text("models_missing", language, error=error), print_exception=False) from None
+        except GpenError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
+    def restore_photo(self, path: str | Path | None, options: EnhanceOptions, language: str) -> SingleOutcome:
+        """Restore one uploaded photo into a new request folder."""
+        if not path:
+            raise gr.Error(text("no_photo", language), print_exception=False)
+        started = time.perf_counter()
+        settings = self.holder.settings
+        folder = self.folders.new()
+        save = settings.output
+        [target] = plan_output_paths([Path(path)], folder, save.extension, suffix="_restored")
+
+        def run(engine: Engine) -> tuple[FileOutcome, dict[str, Any]]:
+            used = {"model": engine.model_name, "device": engine.plan.device.type, "precision": engine.plan.precision}
+            return restore_file(engine, Path(path), target, options, save), used   # as a batch does each file
+
+        outcome, used = self._with_engine(language, run)
+        report, loaded, result = outcome.report, outcome.loaded, outcome.result
+        if loaded is None:
+            message = (report.error or "").replace(str(path), Path(path).name)
+            raise gr.Error(text("cannot_read", language, error=message), print_exception=False)
+        if not result.ok:
+            raise gr.Error(text("failed", language, error=result.error), print_exception=False)
+        if report.status == "failed":    # restored, but the result could not be written
+            raise gr.Error(report.error, print_exception=False)
+        try:
+            before = save_preview(loaded.rgb, folder / "before.jpg")
+            after = save_preview(result.image, folder / "after.jpg")
+        except GpenError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        no_faces = result.face_count == 0 and not options.aligned
+        info = {
+            "file": target.name, "faces": result.face_count, "width": int(result.image.shape[1]),
+            "height": int(result.image.shape[0]), **used, "seconds": round(time.perf_counter() - started, 3),
+            "stage_seconds": {stage: round(seconds, 3) for stage, seconds in result.seconds.items()},
+            "options": dataclasses.asdict(options),
+            "notice": text("no_faces_notice", language) if no_faces else None,
+            "note": report.note,
+        }
+        return SingleOutcome(target, before, after, info)
+
+    def restore_batch(self, uploads: Sequence[str | Path] | None, options: EnhanceOptions, language: str,
+                      progress: gr.Progress | None, session: str | None = None) -> BatchOutcome:
+        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``. When the
+        client of ``session`` goes away the batch stops, keeping the photos done so far."""
+        if not uploads:
+            raise gr.Error(text("no_files", language), print_exception=False)
+        uploads = [Path(upload) for upload in uploads]
+        count = count_photos(uploads)
+        if count > self.limits.max_files:
+            raise gr.Error(text("too_many_files", language, count=count, limit=self.limits.max_files),
+                           print_exception=False)
+        started = time.perf_counter()
+        settings = self.holder.settings
+        work = self.folders.new()
+        if progress is not None and any(upload.suffix.lower() == ".zip" for upload in uploads):
+            progress(0, desc=text("unpacking", language, name=", ".join(upload.name for upload in uploads
+                                                                        if upload.suffix.lower() == ".zip")))
+        inputs, left_out = collect_inputs(uploads, work / "inputs", self.limits)
+        try:
+            folder = new_batch_folder(outputs_root())
+        except OSError as error:
+            log.error("cannot create a folder for the results in %s: %s", outputs_root(), error)
+            key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
+            raise gr.Error(text(key, language), print_exception=False) from None
+        names = {str(item.path): item.name for item in inputs}
+        unit = text("unit_photos", language)
+
+        def advance(done: int, total: int, report: FileReport) -> None:
+            if progress is not None:
+                progress((done, total), desc=names.get(report.input, Path(report.input).name), unit=unit)
+
+        stopped = False
+
+        def run(engine: Engine) -> list[FileReport]:
+            nonlocal stopped
+            if progress is not None:
+                progress((0, len(inputs)), desc=text("loading_model", language), unit=unit)
+            save = settings.output
+            with self.clients.stop_signal(session) as stop:
+                reports = process_files(engine, [item.path for item in inputs], folder, options, save, advance,
+                                        stop=stop)
+                stopped = stop.is_set()
+                if stopped:
+                    log.info("batch stopped, its client went away: %d of %d photos done, kept in %s",
+                             sum(report.output is not None for report in reports), len(reports), folder)
+                return reports
+
+        reports = self._with_engine(language, run) if inputs else []
+        rows = [named_row(report, names.get(report.input, Path(report.input).name)) for report in reports]
+        rows += [named_row(row, row.input) for row in left_out]
+        try:
+            write_report(rows, folder / "report.json")
+        except GpenError as error:
+            log.warning("%s", error)
+        results = [(Path(row.output), row.input) for row in rows if row.output and row.status != "failed"]
+        _remove_tree(work / "inputs")
+        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, stopped)
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,122 @@
+"""What the Settings tab's buttons do: apply (build the new engine, swap it in, save the settings), reload
+the model, download missing model files, and show the settings and the status as they are now."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from gpen.errors import GpenError, ModelFileError
+from gpen.registry import DETECTOR_CHOICES, missing_models
+from gpen.weights import resolve_model_file
+
+from .engine_holder import EngineHolder
+from .files import outputs_root
+from .i18n import language_of_request, text
+from .messages import shown
+from .settings import offered_models, save_settings
+from .status import render_model_files, render_status
+
+log = logging.getLogger(__name__)
+
+
+class SettingsEvents:
+    """The Settings tab's events, on the shared engine holder. ``locked``: a server open to the network
+    refuses Apply, Reload and Download (unless started with ``--allow-settings``)."""
+
+    def __init__(self, holder: EngineHolder, settings_file: Path, locked: bool = False):
+        self.holder = holder
+        self.settings_file = settings_file
+        self.locked = locked
+        self.offered_models = offered_models(holder.settings.engine.model)
+
+    @property
+    def models_folder(self) -> Path | None:
+        return self.holder.models_folder
+
+    def apply_settings(self, request: gr.Request, device: str, precision: str, batch_size: float, model: str,
+                       detector: str, output_format: str, quality: float, strip_metadata: bool,
+                       max_megapixels: float) -> tuple:
+        """Build the engine for the new settings, swap it in, save the settings."""
+        language = language_of_request(request)
+        if self.locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
+        try:
+            wanted = self.holder.settings.with_values(
+                device=device, precision=precision, batch_size=int(round(batch_size)), model=(model or "").strip(),
+                detector=detector, output_format=output_format, quality=int(round(quality)),
+                strip_metadata=bool(strip_metadata), max_pixels=int(round(float(max_megapixels) * 1_000_000)))
+        except (ValueError, TypeError) as error:
+            gr.Warning(shown(text("bad_setting", language, error=error)))
+            return self.settings_view(language)
+        if wanted.engine.model not in self.offered_models:
+            gr.Warning(text("model_not_offered", language, names=", ".join(self.offered_models)))
+            return self.settings_view(language)
+        try:
+            self.holder.apply(wanted)
+            gr.Info(text("settings_applied", language))
+        except (GpenError, ValueError) as error:
+            key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
+            gr.Warning(shown(text(key, language, error=error)))
+        try:
+            save_settings(self.holder.settings, self.settings_file)
+        except OSError as error:
+            log.error("cannot save the settings to %s: %s", self.settings_file, error)
+            gr.Warning(text("settings_not_saved", language))
+        return self.settings_view(language)
+
+    def reload_model(self, request: gr.Request) -> tuple:
+        """Build the engine again from the current settings (after model files were added by hand)."""
+        language = language_of_request(request)
+        if self.locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
+        try:
+            self.holder.apply(self.holder.settings, force=True)
+            gr.Info(text("settings_applied", language))
+        except (GpenError, ValueError) as error:
+            gr.Warning(shown(text("settings_kept", language, error=error)))
+        return self.settings_view(language)
+
+    def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
+                        model: str | None = None, detector: str | None = None) -> tuple:
+        """Download the files the chosen model and detector need that are missing, then load the engine
+        if none is."""
+        language = language_of_request(request)
+        if self.locked:
+            gr.Warning(text("settings_locked", language))
+            return self.settings_view(language)
+        detector = detector if detector in DETECTOR_CHOICES else self.holder.settings.engine.detector
+        missing = missing_models((model or self.holder.settings.engine.model).strip(), self.models_folder, detector)
+        if not missing:
+            gr.Info(text("nothing_to_download", language))
+        for spec in missing:
+            def report(done: int, total: int | None, name: str = spec.file_name) -> None:
+                megabytes = f"{done / 2**20:.0f}" + (f" / {total / 2**20:.0f} MB" if total else " MB")
+                progress(done / total if total else None,
+                         desc=f"{text('downloading', language, name=name)}: {megabytes}")
+            try:
+                resolve_model_file(spec.name, folder=self.models_folder, download=True, progress=report)
+            except ModelFileError as error:
+                gr.Warning(shown(text("download_failed", language, error=error)))
+                return self.settings_view(language)
+        if missing:
+            gr.Info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)))
+            if not self.holder.state().loaded:
+                self.holder.load()
+        return self.settings_view(language)
+
+    def settings_view(self, language: str) -> tuple:
+        """The Settings tab's controls, status panel and the missing-models banner, as they are now."""
+        settings = self.holder.settings
+        state = self.holder.state()
+        status = render_status(state, language, self.models_folder, self.settings_file, outputs_root())
+        engine, output = settings.engine, settings.output
+        files = render_model_files(engine.model, language, self.models_folder, engine.detector)
+        banner = gr.update(value=text("models_missing_banner", language), visible=not state.loaded)
+        return (engine.device, engine.precision, engine.batch_size, engine.model, engine.detector,
+                output.ext, output.quality, output.strip_metadata, output.max_pixels / 1_000_000,
+                status, files, banner)
+
