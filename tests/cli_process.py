@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from gpen.inputs import RESULTS_MANIFEST
@@ -16,10 +20,37 @@ def cli_environment(models_folder: Path) -> dict[str, str]:
     return dict(os.environ, GPEN_MODELS_DIR=str(models_folder), GPEN_NO_DOWNLOAD="1", PYTHONUNBUFFERED="1")
 
 
-def run_cli(models_folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the CLI to the end; its exit status and output."""
-    return subprocess.run([sys.executable, "-m", "gpen", *args], cwd=REPO, env=cli_environment(models_folder),
-                          capture_output=True, text=True, timeout=timeout)
+@dataclass(frozen=True)
+class CliRun:
+    """A finished CLI process: its exit status, its output and its peak resident memory."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_bytes: int
+
+
+def run_cli(models_folder: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None) -> CliRun:
+    """Run the CLI to the end (killed with its children after ``timeout`` seconds); its exit status, output
+    and peak memory (measured by a launcher, see ``measured``)."""
+    environment = {**cli_environment(models_folder), **(env or {})}
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr, \
+            tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        process = subprocess.Popen(measured([sys.executable, "-m", "gpen", *args], peak_file), cwd=REPO,
+                                   env=environment, stdout=stdout, stderr=stderr, start_new_session=True)
+        killer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            process.wait()
+        finally:
+            killer.cancel()
+        outputs = []
+        for handle in (stdout, stderr):
+            handle.seek(0)
+            outputs.append(handle.read().decode("utf-8", "backslashreplace"))
+        peak = peak_bytes(peak_file) if peak_file.exists() else 0
+    return CliRun(process.returncode, outputs[0], outputs[1], peak)
 
 
 def start_cli(models_folder: Path, *args: str) -> subprocess.Popen:

@@ -19,3 +19,12 @@ def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_models")
     tiny_models.make_tiny_models(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A folder holding every bad-input case (``tests/bad_inputs.py``), and the sha256 of each file."""
+    import bad_inputs as cases
+
+    folder = tmp_path_factory.mktemp("bad_inputs")
+    return folder, cases.write_cases(folder)

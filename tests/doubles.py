@@ -1,10 +1,14 @@
 """Test doubles for the engine's parts: they stand in for the network or the detector."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
-from gpen.faces import Face
+from gpen.engine import Engine
+from gpen.faces import Face, template_points
+from gpen.options import EngineConfig
 
 
 class IdentityRestorer(torch.nn.Module):
@@ -53,3 +57,47 @@ class TintingRestorer(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x + self.shift.to(x)).clamp(-1, 1)
+
+
+class OutOfMemoryOnBlack(OutOfMemoryAbove):
+    """Out of memory above ``limit`` faces, and for any batch holding an all-black crop (one face
+    that fails even alone)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x.flatten(1) <= -1).all(dim=1).any()):
+            self.batch_sizes.append(x.shape[0])
+            raise torch.OutOfMemoryError("injected: CUDA out of memory")
+        return super().forward(x)
+
+
+class DeviceFault(torch.nn.Module):
+    """Raises CUDA's "illegal memory access" error on its first ``failures`` calls and for any
+    batch that holds an all-black crop; otherwise restores normally."""
+
+    def __init__(self, inner: torch.nn.Module, failures: int = 0):
+        super().__init__()
+        self.inner, self.failures, self.size, self.calls = inner, failures, inner.size, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls <= self.failures or bool((x.flatten(1) <= -1).all(dim=1).any()):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return self.inner(x)
+
+
+class WholeCropParser:
+    """A parser whose paste mask is the whole crop: pasting then shows only geometry and resampling."""
+
+    def masks(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [np.ones(crop.shape[:2], np.float32) for crop in crops]
+
+
+def face_at(x: float, y: float, size_px: float) -> Face:
+    """A face whose landmarks sit on GPEN's template in the square (x, y, x + size, y + size)."""
+    return Face((x, y, x + size_px, y + size_px), 0.99, template_points(size_px) + (x, y))
+
+
+def stand_in_engine(restorer: torch.nn.Module | None = None, faces: Sequence[Face] = (face_at(40, 30, 96),),
+                    batch_size: int = 4) -> Engine:
+    return Engine(EngineConfig(device="cpu", batch_size=batch_size), restorer=restorer or IdentityRestorer(128),
+                  detector=FixedDetector(list(faces)), parser=WholeCropParser())

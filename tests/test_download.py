@@ -1,7 +1,9 @@
 """Downloads against a real local HTTP server: success, HTTP errors, cut and stalled transfers, mirrors."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import shutil
 import socket
 import threading
 import time
@@ -11,7 +13,13 @@ from typing import Iterator
 
 import pytest
 
+from local_http import serve_on_loopback
+from photos import PHOTOS
+
+from bad_inputs import first_half
+from gpen import cli, registry
 from gpen.download import download_file
+from gpen.engine import Engine, EngineConfig
 from gpen.errors import DownloadError, ModelFileError
 
 BODY = bytes(range(256)) * 400  # 100 KiB
@@ -165,3 +173,49 @@ def test_every_failure_is_reported(server: LocalServer, tmp_path: Path) -> None:
     assert any(urls[1] in line and "cut after" in line for line in lines)
     assert any(urls[2] in line and "checksum mismatch" in line for line in lines)
     assert_nothing_left(tmp_path)
+
+# ---- a failed download leaves nothing a later start could load -----------------------------------
+
+
+@pytest.fixture
+def model_server(models_folder: Path) -> Iterator[str]:
+    """Serves the tiny restorer: ``/whole.pth`` all of it, ``/cut.pth`` half, then the connection closes."""
+    body = (models_folder / "GPEN-BFR-512.pth").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body if self.path == "/whole.pth" else first_half(body))
+            self.close_connection = True
+
+    with serve_on_loopback(Handler) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("path", "sha256", "reason"), [
+    ("/cut.pth", None, "transfer cut after"),
+    ("/whole.pth", "0" * 64, "checksum mismatch"),
+])
+def test_failed_download_leaves_no_file_so_a_later_start_never_loads_one(
+        models_folder, model_server, tmp_path, monkeypatch, capsys, path, sha256, reason):
+    monkeypatch.delenv("GPEN_NO_DOWNLOAD", raising=False)
+    spec = registry.get_spec(registry.DEFAULT_RESTORER)
+    monkeypatch.setitem(registry._SPECS, spec.name.lower(),
+                        dataclasses.replace(spec, urls=(model_server + path,), sha256=sha256))
+    folder = tmp_path / "models"
+    shutil.copytree(models_folder, folder)
+    (folder / spec.file_name).unlink()
+
+    code = cli.main([str(PHOTOS / "lowres_portrait2.jpg"), "-o", str(tmp_path / "out"), "--models-dir", str(folder),
+                     "-q"])
+    error = capsys.readouterr().err
+    assert code == 1 and f"Could not download {spec.file_name}" in error and reason in error
+    assert sorted(item.name for item in folder.iterdir()) == sorted(
+        item.name for item in models_folder.iterdir() if item.name != spec.file_name)   # no partial file
+    with pytest.raises(ModelFileError, match="is not in .* downloading is turned off"):
+        Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import tiny_models
-from doubles import FixedDetector, IdentityRestorer, OutOfMemoryAbove
+from bad_inputs import crowd_photo, real_photo
+from doubles import (DeviceFault, FixedDetector, IdentityRestorer, OutOfMemoryAbove, TintingRestorer, face_at,
+                     stand_in_engine)
 from gpen.engine import Engine, EngineConfig, EnhanceOptions
 from gpen.faces import Face
 from photos import read_photo, scene_with_face
@@ -146,15 +148,6 @@ def test_a_bad_image_fails_alone(engine, photos):
     assert not results[1].ok and "HxWx3" in results[1].error
 
 
-def test_cuda_without_a_gpu_falls_back_to_cpu_with_a_warning(models_folder, caplog):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    fallback = Engine(EngineConfig(models_folder=models_folder, download=False, device="cuda"))
-    assert fallback.plan.device.type == "cpu"
-    assert "no CUDA" in fallback.plan.note
-    assert fallback.enhance_one(read_photo("lowres_portrait2.jpg")).ok
-
-
 def test_options_are_validated():
     with pytest.raises(ValueError):
         EnhanceOptions(strength=-5)
@@ -165,3 +158,37 @@ def test_options_are_validated():
     for bad in (float("nan"), float("inf"), -1):
         with pytest.raises(ValueError):
             EnhanceOptions(min_face_px=bad)
+
+# ---- many faces, and device errors ---------------------------------------------------------------
+
+
+def test_a_photo_of_36_faces_gets_every_face_restored_in_place():
+    crowd = np.asarray(crowd_photo())
+    faces = [face_at(column * 128 + 16, row * 128 + 16, 96) for row in range(6) for column in range(6)]
+    # The FFHQ-aligned face does not sit on GPEN's template exactly, which does not matter here:
+    # each face's crop is tinted and must come back, tinted, over its own tile.
+    engine = stand_in_engine(TintingRestorer(128), faces, batch_size=8)
+    result = engine.enhance_one(crowd)
+    assert result.ok and result.face_count == 36 and result.image.shape == crowd.shape
+    tinted = np.clip(crowd + np.array([31.9, 0.0, -25.5]), 0, 255)   # TintingRestorer's shift in pixels
+    for row in range(6):
+        for column in range(6):
+            centre = np.s_[row * 128 + 40:row * 128 + 88, column * 128 + 40:column * 128 + 88]
+            assert np.abs(result.image[centre] - tinted[centre]).mean() < 4, (row, column)
+            assert np.abs(result.image[centre].astype(int) - crowd[centre]).mean() > 15, (row, column)
+
+
+def test_engine_serves_the_next_call_after_a_device_error():
+    photo = np.asarray(real_photo())
+    engine = stand_in_engine(DeviceFault(IdentityRestorer(128), failures=1))
+    first = engine.enhance_one(photo)
+    assert not first.ok and first.image is None and "illegal memory access" in first.error
+    second = engine.enhance_one(photo)
+    assert second.ok and second.face_count == 1
+
+
+def test_engine_turns_a_device_error_into_per_photo_errors():
+    photos = [np.asarray(real_photo()), np.asarray(real_photo("portrait_small.jpg", (200, 150)))]
+    results = stand_in_engine(DeviceFault(IdentityRestorer(128), failures=10)).enhance(photos)
+    assert [result.ok for result in results] == [False, False]
+    assert all(result.image is None and "illegal memory access" in result.error for result in results)

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
+from bad_inputs import encoded, real_photo
 from gpen.errors import ImageReadError, ImageTooLargeError, ImageWriteError
 from gpen.image_writing import save_image
 from gpen.images import DEFAULT_MAX_PIXELS, SUPPORTED_INPUT_EXTENSIONS, LoadedImage, load_image
@@ -909,3 +910,26 @@ def test_constants() -> None:
     for extension in SUPPORTED_INPUT_EXTENSIONS:
         assert extension == extension.lower() and extension.startswith(".")
     assert OUTPUT_FORMATS == ("same", "png", "jpg", "webp")
+
+# ---- hostile bytes: mutated real files decode to the contract or raise ImageReadError ------------
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")   # PIL warns about the corrupt TIFF metadata it skips
+def test_mutated_files_decode_or_fail_cleanly():
+    photo = real_photo(size=(64, 48))
+    seeds = [encoded(photo, "JPEG"), encoded(photo, "JPEG", progressive=True), encoded(photo, "PNG"),
+             encoded(photo.convert("P"), "GIF"), encoded(photo, "WEBP"), encoded(photo, "BMP"),
+             encoded(photo, "TIFF", compression="tiff_lzw"), encoded(photo.convert("CMYK"), "JPEG")]
+    generator = np.random.default_rng(6)
+    for trial in range(400):
+        data = bytearray(seeds[trial % len(seeds)])
+        for position in generator.integers(0, len(data), generator.integers(1, 8)):
+            data[position] = generator.integers(0, 256)
+        if trial % 5 == 0:
+            data = data[: generator.integers(1, len(data))]
+        try:
+            loaded = load_image(bytes(data))
+        except ImageReadError as error:
+            assert "<bytes>" in str(error)
+            continue
+        assert loaded.rgb.dtype == np.uint8 and loaded.rgb.ndim == 3 and loaded.rgb.shape[2] == 3

@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import shutil
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Iterator
@@ -14,7 +15,11 @@ import pytest
 from local_http import serve_on_loopback
 import torch
 
-from gpen import registry
+from bad_inputs import first_half
+from cli_process import run_cli
+from gpen import cli, registry
+from gpen.engine import Engine, EngineConfig
+from photos import PHOTOS
 from gpen.arch import GPEN, build_generator
 from gpen.errors import ModelFileError
 from gpen.weights import load_restorer, read_state_dict, resolve_model_file
@@ -272,3 +277,49 @@ def test_registered_config_used_when_it_fits(monkeypatch: pytest.MonkeyPatch, ch
         loaded = load_restorer("GPEN-BFR-256", folder=checkpoint.parent, download=False)
     assert caplog.text == ""
     assert_same_outputs(loaded, network)
+
+# ---- damaged model files: never loaded, and the CLI says which file and why ----------------------
+
+
+def damaged(kind: str, data: bytes) -> bytes:
+    """An empty file, half a checkpoint, or the error page a proxy saved under the model's name."""
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n" * 40
+    return {"empty": b"", "truncated": data[: len(data) // 2], "error page": page}[kind]
+
+
+MODEL_KINDS = {"restorer": registry.DEFAULT_RESTORER, "detector": registry.DEFAULT_DETECTOR, "parser": registry.PARSER}
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "error page"])
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_cli_names_a_damaged_model_file(models_folder, tmp_path, capsys, kind, damage):
+    folder = tmp_path / "models"
+    shutil.copytree(models_folder, folder)
+    broken = folder / registry.get_spec(MODEL_KINDS[kind]).file_name
+    broken.write_bytes(damaged(damage, broken.read_bytes()))
+    code = cli.main([str(PHOTOS / "lowres_portrait2.jpg"), "-o", str(tmp_path / "out"), "--models-dir", str(folder),
+                     "--no-download", "-q"])
+    error = capsys.readouterr().err
+    assert code == 1
+    assert f"error: model file {broken} " in error and f"Delete {broken} and download it again" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_process_with_a_truncated_model_exits_1_naming_the_file(models_folder, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(models_folder, folder)
+    restorer = folder / "GPEN-BFR-512.pth"
+    restorer.write_bytes(first_half(restorer.read_bytes()))
+    run = run_cli(folder, str(PHOTOS / "lowres_portrait2.jpg"), "-o", str(tmp_path / "out"), "-q")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"error: model file {restorer} is not a readable PyTorch checkpoint; it may be truncated" in run.stderr
+    assert f"Delete {restorer} and download it again" in run.stderr
+
+
+def test_partial_download_left_by_a_killed_run_is_never_loaded(models_folder, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(models_folder, folder)
+    restorer = folder / "GPEN-BFR-512.pth"
+    restorer.rename(folder / ".GPEN-BFR-512.pth.tmp-0badc0de")   # a download killed before its rename
+    with pytest.raises(ModelFileError, match="GPEN-BFR-512.pth is not in .* downloading is turned off"):
+        Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))
