@@ -16,11 +16,11 @@ from typing import Callable, Sequence
 
 import cv2
 import numpy as np
+from photos import PHOTOS
 from PIL import Image
 
 from gpen.inputs import RESULTS_MANIFEST
 from gpen.reports import FileReport
-from photos import PHOTOS
 
 
 def real_photo(name: str = "lowres_portrait2.jpg", size: tuple[int, int] | None = None) -> Image.Image:

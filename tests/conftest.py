@@ -28,3 +28,15 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
     folder = tmp_path_factory.mktemp("bad_inputs")
     return folder, cases.write_cases(folder)
+
+
+@pytest.fixture(scope="session")
+def limited_app(tmp_path_factory: pytest.TempPathFactory):
+    """The app over the tiny models with tight request limits (``--max-file-size 2mb --read-timeout 2``),
+    shared by the web tests of bodies, uploads, clients, messages, connections and settings."""
+    from web_calls import READ_TIMEOUT_S, start
+
+    running = start(tmp_path_factory.mktemp("limited_app"), "--max-file-size", "2mb",
+                    "--read-timeout", str(READ_TIMEOUT_S))
+    yield running
+    running.stop()

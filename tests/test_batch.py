@@ -12,16 +12,15 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from bad_inputs import (CASES, as_rows, assert_nothing_lost, check_pixels, output_for, sha256_of, write_photos)
+from bad_inputs import CASES, as_rows, assert_nothing_lost, check_pixels, output_for, sha256_of, write_photos
 from doubles import DeviceFault, IdentityRestorer, OutOfMemoryOnBlack, face_at, stand_in_engine
+from PIL import Image
+from small_disk import tmpfs
+
 from gpen.batch import process_files
 from gpen.errors import ImageWriteError
 from gpen.images import load_image
 from gpen.reports import write_report
-from small_disk import tmpfs
-
 
 # ---- every bad input -----------------------------------------------------------------------------
 

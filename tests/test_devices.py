@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from photos import read_photo
 
 from gpen.devices import DevicePlan, inference_context, plan_device
 from gpen.engine import Engine, EngineConfig
-from photos import read_photo
 
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 

@@ -5,8 +5,8 @@ import errno
 import os
 
 import pytest
-
 from bad_inputs import NON_UTF8_NAME, read_report
+
 from gpen.errors import ImageWriteError
 from gpen.reports import FileReport, write_report
 

@@ -526,26 +526,6 @@ def test_the_settings_event_cannot_load_an_uploaded_checkpoint(app, tmp_path):
     assert f"model file {stored}" not in app.log()
 
 
-def test_the_settings_handler_builds_only_the_models_it_offers(tmp_path):
-    """Behind the page's list of choices: the handler itself never builds an engine for another model."""
-    from webui.engine_holder import EngineHolder
-    from webui.files import RequestFolders
-    from webui.handlers import Handlers
-    from webui.settings import Settings
-
-    built: list[Settings] = []
-    settings_file = tmp_path / "settings.json"
-    for started_with in ("GPEN-BFR-512", str(tmp_path / "own.pth")):
-        holder = EngineHolder(Settings().with_values(model=started_with), models_folder=tmp_path,
-                              factory=lambda settings: built.append(settings))
-        handlers = Handlers(holder, RequestFolders(tmp_path / "requests"), settings_file)
-        offered = handlers.settings.offered_models
-        assert started_with in offered and "GPEN-BFR-256" in offered
-        with pytest.warns(UserWarning, match="The model must be one of"):
-            handlers.settings.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, False, 100)
-    assert built == [] and not settings_file.exists()
-
-
 # ---- other web sites ---------------------------------------------------------------------------------------
 
 def foreign_request(app: AppProcess, route: str, origin: str, stored_name: str) -> httpx.Response:
