@@ -247,3 +247,10 @@ def read_report(path: Path) -> list[dict]:
 
 def as_rows(reports: Sequence[FileReport]) -> list[dict]:
     return [dataclasses.asdict(report) for report in reports]
+
+
+def corrupt_file(folder: Path) -> Path:
+    """``broken.jpg`` in ``folder``: the first 3000 bytes of a real JPEG."""
+    path = folder / "broken.jpg"
+    path.write_bytes((PHOTOS / "portrait_small.jpg").read_bytes()[:3000])
+    return path

@@ -40,3 +40,46 @@ def limited_app(tmp_path_factory: pytest.TempPathFactory):
                     "--read-timeout", str(READ_TIMEOUT_S))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def recorder():
+    """An HTTP server on 127.0.0.1 that records every request it gets: the guarded app's web proxy."""
+    import threading
+
+    from guarded_app import Recorder
+
+    server = Recorder()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def guarded_app(tmp_path_factory: pytest.TempPathFactory, recorder):
+    """The app over the tiny models, started by ``guarded_app.start_guarded_app`` (``--max-file-size 1mb
+    --max-batch-files 3``), shared by the web security and file tests."""
+    import json
+
+    import tiny_models
+    from guarded_app import MAX_BATCH_FILES, start_guarded_app
+
+    folder = tmp_path_factory.mktemp("guarded_app")
+    models = folder / "models"
+    tiny_models.make_tiny_models(models)
+    settings = {"device": "cpu", "precision": "auto", "batch_size": 4, "model": "GPEN-BFR-512",
+                "output_format": "png", "quality": 95, "max_pixels": 100_000_000}
+    (folder / "settings.json").write_text(json.dumps(settings, indent=2))
+    running = start_guarded_app(folder, models, recorder, "--max-file-size", "1mb",
+                                "--max-batch-files", str(MAX_BATCH_FILES))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded_client(guarded_app):
+    from gradio_client import Client
+
+    return Client(guarded_app.url, verbose=False)

@@ -223,5 +223,6 @@ def test_the_settings_handler_builds_only_the_models_it_offers(tmp_path):
         offered = handlers.settings.offered_models
         assert started_with in offered and "GPEN-BFR-256" in offered
         with pytest.warns(UserWarning, match="The model must be one of"):
-            handlers.settings.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, False, 100)
+            handlers.settings.apply_settings(None, "cpu", "auto", 4, "/etc/passwd", "retinaface-r50", "png", 95, False,
+                                             100)
     assert built == [] and not settings_file.exists()
