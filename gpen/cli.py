@@ -25,20 +25,20 @@ from .inputs import find_inputs
 from .reports import FileReport, write_report
 from .download import tqdm_progress
 from .engine import Engine
-from .options import (CONTROL_RANGES, DEVICE_CHOICES, FACE_CHOICES, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES,
-                      SWITCHES,
-                      DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, EngineConfig, EnhanceOptions, check_batch_size,
-                      options_for_mode)
+from .options import (CONTROL_RANGES, DEFAULT_BATCH_SIZE, DEFAULT_STRENGTH_PERCENT, DEVICE_CHOICES, FACE_CHOICES,
+                      MAX_BATCH_SIZE, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES, SWITCHES, EngineConfig,
+                      EnhanceOptions, check_batch_size, options_for_mode, strength_from_percent)
 from .errors import GpenError
 
 log = logging.getLogger("gpen")
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+def _strength(text: str) -> float:
+    """``--strength`` as typed (a percentage) → the fraction ``EnhanceOptions`` takes."""
+    try:
+        return strength_from_percent(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100 (percent), got {text}") from None
 
 
 def _control(name: str) -> Callable[[str], float]:
@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_arguments(parser)
     parser.add_argument("--compile", action="store_true",
                         help="compile the networks with torch.compile (the first photo takes a minute or two; pays off for long runs)")
-    parser.add_argument("--strength", type=_fraction, default=1.0, help="0 keeps the original, 1 the restored face")
+    parser.add_argument("--strength", type=_strength, default=DEFAULT_STRENGTH_PERCENT / 100, metavar="PERCENT",
+                        help="how much of the restored face replaces the original: 0 keeps the original, 100 (the "
+                             "default) the restored face")
     controls = parser.add_argument_group(
         "quality controls", "--mode picks a preset; any control given explicitly overrides the preset's value. "
         "0 / off changes nothing.")

@@ -29,6 +29,20 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 DEFAULT_BATCH_SIZE = 4
 MAX_BATCH_SIZE = 64
 
+# Wherever a person types the strength (the CLI, the page, the API) it is a percentage; in Python
+# ``EnhanceOptions.strength`` is the fraction.
+DEFAULT_STRENGTH_PERCENT = 100
+
+
+def strength_from_percent(percent: object) -> float:
+    """A strength typed as a percentage (0-100) as the fraction ``EnhanceOptions`` takes, or ``ValueError``."""
+    try:
+        value = float(percent)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 100.0:
+        raise ValueError(f"strength must be between 0 and 100 (percent), got {percent}")
+    return value / 100.0
 # The quality controls that act on the whole photo, and their ranges (inclusive); 0 means "unchanged".
 CONTROL_RANGES: dict[str, tuple[float, float]] = {
     "denoise": (0.0, 100.0),

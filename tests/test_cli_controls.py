@@ -45,8 +45,10 @@ def test_mode_and_explicit_controls_reach_the_engine(models_folder, tmp_path):
 @pytest.mark.parametrize("flags, expected", [
     ([], EnhanceOptions()),
     (["--mode", "detail"], options_for_mode("detail")),
-    (["--mode", "strong", "--sharpen", "10", "--no-skin-protection", "--strength", "0.5"],
+    (["--mode", "strong", "--sharpen", "10", "--no-skin-protection", "--strength", "50"],
      options_for_mode("strong", sharpen=10.0, skin_protection=False, strength=0.5)),
+    (["--strength", "80"], EnhanceOptions(strength=0.8)),
+    (["--strength", "0"], EnhanceOptions(strength=0.0)),
     (["--contrast", "-30", "--brightness", "12.5", "--detail"],
      EnhanceOptions(contrast=-30.0, brightness=12.5, detail=True)),
 ])
@@ -57,6 +59,7 @@ def test_flags_become_options(flags, expected):
 @pytest.mark.parametrize("flags", [
     ["--denoise", "101"], ["--denoise", "-1"], ["--sharpen", "100.5"], ["--contrast", "-101"],
     ["--brightness", "200"], ["--sharpen", "nan"], ["--contrast", "lots"], ["--mode", "dramatic"],
+    ["--strength", "101"], ["--strength", "-1"], ["--strength", "nan"], ["--strength", "full"],
 ])
 def test_out_of_range_controls_are_usage_errors(flags, capsys):
     with pytest.raises(SystemExit) as exit_info:

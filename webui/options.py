@@ -13,10 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from gpen.options import (CONTROL_RANGES, FACE_CHOICES, MODE_CHOICES, MODES, SWITCHES, EnhanceOptions,
-                          options_for_mode)
+from gpen.options import (CONTROL_RANGES, DEFAULT_STRENGTH_PERCENT, FACE_CHOICES, MODE_CHOICES, MODES, SWITCHES,
+                          EnhanceOptions, options_for_mode, strength_from_percent)
 
-DEFAULT_STRENGTH_PERCENT = 100
 
 
 @dataclass(frozen=True)
@@ -74,16 +73,14 @@ def build_options(strength_percent: float | None, mode: str | None, faces: str |
                   adjustments: Mapping[str, Any] | None = None) -> EnhanceOptions:
     """The ``EnhanceOptions`` for the controls' values (``None`` means the default): the mode's preset
     with the given adjustments on top. Raises ``ValueError`` for a value out of range."""
-    strength = DEFAULT_STRENGTH_PERCENT if strength_percent is None else float(strength_percent)
-    if not 0 <= strength <= 100:
-        raise ValueError(f"strength must be between 0 and 100, got {strength_percent}")
+    strength = strength_from_percent(DEFAULT_STRENGTH_PERCENT if strength_percent is None else strength_percent)
     faces = faces or "all"
     if faces not in FACE_CHOICES:
         raise ValueError(f"faces must be one of {', '.join(FACE_CHOICES)}, got {faces!r}")
     min_face = float(min_face_px or 0.0)
     if not 0 <= min_face < math.inf:
         raise ValueError(f"min_face_px must be a number of pixels, 0 or more, got {min_face_px}")
-    values: dict[str, Any] = dict(strength=strength / 100.0, faces=faces, min_face_px=min_face, aligned=bool(aligned))
+    values: dict[str, Any] = dict(strength=strength, faces=faces, min_face_px=min_face, aligned=bool(aligned))
     known = {adjustment.name: adjustment for adjustment in available_adjustments()}
     given = {name: value for name, value in (adjustments or {}).items() if value is not None}
     unknown = sorted(str(name) for name in set(given) - set(known))
