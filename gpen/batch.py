@@ -21,7 +21,8 @@ import numpy as np
 
 from .engine import Engine, EnhanceOptions, EnhanceResult
 from .errors import GpenError, ImageWriteError
-from .faces import paste_faces
+from .face_boxes import draw_face_boxes, face_boxes_path
+from .faces import number_faces, paste_faces
 from .image_writing import remove_stale_temporaries, save_image
 from .images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .inputs import remember_result
@@ -36,13 +37,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SaveOptions:
     """How results are written: format ("same" or None keeps each input's own), JPEG/WebP quality, and
-    whether to drop the EXIF (with GPS), XMP and text (the colour profile always stays)."""
+    whether to drop the EXIF (with GPS), XMP and text (the colour profile always stays). ``face_boxes``
+    also writes each photo's face preview (``gpen.face_boxes``) into a ``face-boxes`` folder beside the results."""
 
     ext: OutputFormat | None = "same"
     quality: int = 95
     skip_existing: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     strip_metadata: bool = False
+    face_boxes: bool = False
 
     def __post_init__(self) -> None:
         if self.ext is not None and self.ext not in OUTPUT_FORMATS:
@@ -51,7 +54,7 @@ class SaveOptions:
             raise ValueError(f"quality must be a whole number from 1 to 100, got {self.quality!r}")
         if isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) or self.max_pixels < 1:
             raise ValueError(f"max_pixels must be a whole number of pixels, got {self.max_pixels!r}")
-        for name in ("skip_existing", "strip_metadata"):
+        for name in ("skip_existing", "strip_metadata", "face_boxes"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -148,6 +151,8 @@ def finish_file(engine: Engine, source: Path, target: Path, read: ReadPhoto, res
     try:
         note = write_result(target, read.loaded, result, options, save)
         remember_result(target)
+        if save.face_boxes:
+            note = "; ".join(filter(None, [note, _write_face_boxes(target, read.loaded, result)])) or None
     except ImageWriteError as error:
         cause = error.__cause__
         full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -307,6 +312,19 @@ def _collect(in_flight: list[tuple[int, Future]], record: Callable[[int, FileRep
             stop = "the disk is full"
     in_flight.clear()
     return stop
+
+
+def _write_face_boxes(target: Path, loaded: LoadedImage, result: EnhanceResult) -> str | None:
+    """The face preview of a result (the faces it restored, numbered left to right, with their landmarks);
+    a preview that cannot be written is a note on the photo's row, not a failure of the photo."""
+    path = face_boxes_path(target)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        save_image(path, draw_face_boxes(loaded.rgb, number_faces(result.faces), landmarks=True), None, quality=90)
+        remember_result(path)
+    except (ImageWriteError, OSError) as error:
+        return f"the face-box preview was not written: {error}"
+    return None
 
 
 def _fit_alpha(alpha: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strip-metadata", action="store_true",
                         help="leave out EXIF (with GPS), XMP and text from the results; the colour profile stays")
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose result exists (resume)")
+    parser.add_argument("--face-boxes", action="store_true",
+                        help="also write each photo with numbered boxes on the faces it restored (and their landmarks) "
+                             "into OUTDIR/face-boxes/, to check what was restored")
     parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON row per input")
     parser.add_argument("--models-dir", type=Path, default=None, help="folder of model files (default: models/)")
     parser.add_argument("--no-download", action="store_true", help="never download missing model files")
@@ -156,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reports = missing + process_files(engine, inputs, args.output, options,
                                               SaveOptions(ext=args.ext, quality=args.quality,
                                                           skip_existing=args.skip_existing,
-                                                          strip_metadata=args.strip_metadata), advance, stop)
+                                                          strip_metadata=args.strip_metadata,
+                                                          face_boxes=args.face_boxes), advance, stop)
     except KeyboardInterrupt:
         bar.close()
         print("\nstopped at once (second Ctrl-C); finished results are complete, no report written",

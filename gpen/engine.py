@@ -77,6 +77,11 @@ class Engine:
     def enhance_one(self, image: np.ndarray, options: EnhanceOptions | None = None) -> EnhanceResult:
         return self.enhance([image], options)[0]
 
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        """Every face the detector finds in an RGB uint8 photo, in the order people number them (``number_faces``:
+        1 is the leftmost), which ``EnhanceOptions.face_numbers`` refers to."""
+        return face_geometry.number_faces(self.detector.detect(np.ascontiguousarray(image)))
+
     # The three stages of ``enhance``, public so that a batch run can overlap them across photos:
     # prepare (detect, align) → restore (the network, batched across photos) → finish (mask, paste).
     def prepare(self, images: Sequence[np.ndarray], options: EnhanceOptions) -> list[PreparedPhoto]:
@@ -92,7 +97,8 @@ class Engine:
                 if options.aligned:
                     return PreparedPhoto(image, (aligned_input(image, self.size_px),), seconds)
                 found = self.detector.detect(image)
-                chosen = face_geometry.select_faces(found, options.faces, image.shape[:2], options.min_face_px)
+                chosen = face_geometry.select_faces(found, options.faces, image.shape[:2], options.min_face_px,
+                                                    options.face_numbers)
                 faces = tuple(AlignedFace(face, *face_geometry.align_face(image, face.landmarks, self.size_px))
                               for face in chosen)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:

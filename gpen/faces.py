@@ -61,10 +61,25 @@ class RestoredFace:
     matrix: np.ndarray
 
 
+def number_faces(faces: Sequence[Face]) -> list[Face]:
+    """The faces in the order they are numbered for people (1, 2, ...): left to right by the centre of their
+    box, then top to bottom."""
+    return sorted(faces, key=lambda face: ((face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2))
+
+
 def select_faces(faces: Sequence[Face], choice: FaceChoice, image_size: tuple[int, int],
-                 min_face_px: float = 0) -> list[Face]:
-    """Keep the faces the user asked for: all, the largest, or the one nearest the image centre,
-    ignoring those whose box's shorter side is under ``min_face_px``. ``image_size`` is (h, w)."""
+                 min_face_px: float = 0, numbers: Sequence[int] = ()) -> list[Face]:
+    """Keep the faces the user asked for: the ones with these ``numbers`` (``number_faces``) when given,
+    otherwise all, the largest, or the one nearest the image centre; either way ignoring those whose box's
+    shorter side is under ``min_face_px``. ``image_size`` is (h, w)."""
+    if numbers:
+        numbered = number_faces(faces)
+        missing = sorted({number for number in numbers if not 1 <= number <= len(numbered)})
+        if missing:
+            raise ValueError(f"there is no face {', '.join(map(str, missing))}: the photo has {len(numbered)} "
+                             f"face{'s' if len(numbered) != 1 else ''}")
+        return [numbered[number - 1] for number in sorted(set(numbers))
+                if numbered[number - 1].short_side_px >= min_face_px]
     kept = [face for face in faces if face.short_side_px >= min_face_px]
     if not kept or choice == "all":
         return kept

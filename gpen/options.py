@@ -105,6 +105,9 @@ class EnhanceOptions:
     Quality controls (``gpen.adjustments``; 0 / False changes nothing; the defaults are the
     "natural" mode): ``denoise`` 0..100 and ``sharpen`` 0..100, ``contrast`` and ``brightness``
     -100..100 act on the whole photo; ``skin_protection`` and ``detail`` on the faces only.
+
+    ``face_numbers`` picks faces by their number on the face preview (``gpen.face_boxes``: 1 is the leftmost
+    face) instead of the ``faces`` choice; ``min_face_px`` applies either way.
     """
 
     strength: float = 1.0
@@ -117,8 +120,13 @@ class EnhanceOptions:
     brightness: float = 0.0
     skin_protection: bool = False
     detail: bool = False
+    face_numbers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.face_numbers, tuple) or not all(
+                isinstance(number, int) and not isinstance(number, bool) and number >= 1
+                for number in self.face_numbers):
+            raise ValueError(f"face_numbers must be a tuple of face numbers from 1 up, got {self.face_numbers!r}")
         if not 0.0 <= float(self.strength) <= 1.0:
             raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
         if self.faces not in FACE_CHOICES:

@@ -141,8 +141,11 @@ def call_raw(app: AppProcess, endpoint: str, data: list[Any]) -> tuple[str, Any]
 
 
 def api_arguments(endpoint: str, upload: dict[str, Any]) -> list[Any]:
-    """The positional arguments of ``/enhance`` or ``/enhance_batch`` with defaults, for one file."""
-    return [upload if endpoint == "enhance" else [upload], 100, "natural", "all", 0, False, None]
+    """The positional arguments of ``/enhance`` (with ``face_indices``) or ``/enhance_batch`` with defaults, for
+    one file."""
+    if endpoint == "enhance":
+        return [upload, 100, "natural", "all", 0, False, None, None]
+    return [[upload], 100, "natural", "all", 0, False, None]
 
 
 def page_dependency(app: AppProcess, api_name: str) -> dict[str, Any]:

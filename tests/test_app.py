@@ -89,6 +89,26 @@ def test_bad_input_is_a_clear_error(client, tmp_path):
         client.predict(handle_file(str(PHOTOS / "lowres_portrait2.jpg")), strength=150, api_name="/enhance")
 
 
+def test_find_faces_numbers_the_faces_and_enhance_restores_the_ones_picked(client):
+    photo = handle_file(str(PHOTOS / "portrait_small.jpg"))
+    preview, found = client.predict(photo, api_name="/find_faces")
+    faces = found["faces"]
+    assert len(faces) >= 2 and [face["index"] for face in faces] == list(range(1, len(faces) + 1))
+    centres = [(face["box"][0] + face["box"][2]) / 2 for face in faces]
+    assert centres == sorted(centres)                      # numbered left to right
+    assert all(len(face["landmarks"]) == 5 and 0 < face["score"] <= 1 for face in faces)
+    with Image.open(preview) as image, Image.open(PHOTOS / "portrait_small.jpg") as original:
+        assert abs(image.size[0] / image.size[1] - original.size[0] / original.size[1]) < 0.01
+    _, everyone = client.predict(photo, api_name="/enhance")
+    _, picked = client.predict(photo, face_indices=[1, len(faces)], api_name="/enhance")
+    assert everyone["faces"] == len(faces) and picked["faces"] == 2
+    assert picked["options"]["face_numbers"] == [1, len(faces)]
+    with pytest.raises(Exception, match=f"there is no face {len(faces) + 1}"):
+        client.predict(photo, face_indices=[len(faces) + 1], api_name="/enhance")
+    with pytest.raises(Exception, match="face_numbers must be"):
+        client.predict(photo, face_indices=[0], api_name="/enhance")
+
+
 def test_enhance_batch_endpoint_reports_every_file_and_keeps_going(app, client, tmp_path):
     files = [handle_file(str(PHOTOS / name)) for name in BATCH_PHOTOS] + [handle_file(str(corrupt_file(tmp_path)))]
     results, report = client.predict(files, api_name="/enhance_batch")
@@ -155,9 +175,9 @@ def test_model_files_results_and_settings_are_not_served(app, client):
             assert status in (403, 404), (url, status)
 
 
-def test_only_the_two_api_endpoints_are_public(app):
+def test_only_the_three_api_endpoints_are_public(app):
     info = json.loads(get(app.url + "gradio_api/info")[1])
-    assert sorted(info["named_endpoints"]) == ["/enhance", "/enhance_batch"]
+    assert sorted(info["named_endpoints"]) == ["/enhance", "/enhance_batch", "/find_faces"]
     config = json.loads(get(app.url + "config")[1])
     assert config["analytics_enabled"] is False
     assert config["max_file_size"] == 500 * 1024 ** 2
@@ -171,11 +191,12 @@ def test_all_gpu_work_shares_one_queue_of_one(tmp_path):
 
     demo = build_ui(Handlers(EngineHolder(Settings()), RequestFolders(tmp_path / "requests"), tmp_path / "s.json"))
     by_name = {fn.api_name: fn for fn in demo.fns.values()}
-    for name in ("enhance", "enhance_batch", "page_enhance", "page_enhance_batch", "page_apply", "page_reload"):
+    gpu_events = ["enhance", "enhance_batch", "find_faces", "page_enhance", "page_enhance_batch", "page_find_faces",
+                  "page_draw_faces", "page_apply", "page_reload"]
+    for name in gpu_events:
         assert (by_name[name].concurrency_id, by_name[name].concurrency_limit) == (GPU_QUEUE, 1), name
     others = [fn.api_name for fn in demo.fns.values() if fn.concurrency_id == GPU_QUEUE]
-    assert sorted(others) == sorted(["enhance", "enhance_batch", "page_enhance", "page_enhance_batch", "page_apply",
-                                     "page_reload"])
+    assert sorted(others) == sorted(gpu_events)
 
 
 def test_the_app_listens_on_localhost_only(app):

@@ -118,6 +118,19 @@ def test_select_faces_all_largest_centre_and_minimum_size():
     assert faces.select_faces([], "largest", (10, 10)) == []
 
 
+def test_faces_are_numbered_left_to_right_and_picked_by_number():
+    right, left, middle_low, middle_high = (_face((600, 100, 700, 200)), _face((10, 300, 110, 400)),
+                                            _face((300, 500, 400, 600)), _face((300, 50, 400, 150)))
+    found = [right, left, middle_low, middle_high]             # as a detector lists them: by score
+    assert faces.number_faces(found) == [left, middle_high, middle_low, right]
+    assert faces.select_faces(found, "largest", (1000, 1000), numbers=(4, 1)) == [left, right]
+    assert faces.select_faces(found, "all", (1000, 1000), numbers=(2, 2)) == [middle_high]
+    # the smallest-face limit still applies to the faces picked
+    assert faces.select_faces([left, _face((500, 0, 520, 20))], "all", (1000, 1000), 50, numbers=(1, 2)) == [left]
+    with pytest.raises(ValueError, match="there is no face 0, 5: the photo has 4 faces"):
+        faces.select_faces(found, "all", (1000, 1000), numbers=(5, 0, 1))
+
+
 def _two_overlapping_faces(noise_seed: int | None) -> list[faces.RestoredFace]:
     """Two real-shaped faces (masks from a parsing map) overlapping across the middle of a photo; with
     ``noise_seed`` the masks get float32-sized rounding noise, as warps and resizes give."""

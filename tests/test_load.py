@@ -156,7 +156,7 @@ def upload(app: AppProcess, path: Path) -> str:
 
 def join(app: AppProcess, stored: str) -> httpx.Response:
     """Ask for ``/enhance`` of an uploaded photo through Gradio's plain HTTP API (answers at once)."""
-    data = [{"path": stored, "meta": {"_type": "gradio.FileData"}}, 100, "natural", "all", 0, False, None]
+    data = [{"path": stored, "meta": {"_type": "gradio.FileData"}}, 100, "natural", "all", 0, False, None, None]
     return httpx.post(f"{app.url}gradio_api/call/enhance", json={"data": data}, timeout=60)
 
 
@@ -193,7 +193,8 @@ def test_a_client_over_the_queue_limit_is_told_the_app_is_busy(small_queue_app, 
     # nor can a job go round the queue: Gradio's direct routes refuse queued events
     for route in ("run", "api"):
         direct = httpx.post(f"{app.url}gradio_api/{route}/enhance", timeout=60, json={
-            "data": [{"path": stored, "meta": {"_type": "gradio.FileData"}}, 100, "natural", "all", 0, False, None]})
+            "data": [{"path": stored, "meta": {"_type": "gradio.FileData"}}, 100, "natural", "all", 0, False, None,
+                     None]})
         assert direct.status_code == 404 and "join the queue" in direct.text
     assert not holder.done(), "the batch holding the queue finished before the test was over; make it longer"
     # ...while every accepted job completes

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import tiny_models
+from doubles import TintingRestorer, WholeCropParser
 from gpen import faces as face_geometry
 from gpen import registry
 from gpen.detection import FaceDetector
-from gpen.engine import Engine, EngineConfig
+from gpen.engine import Engine, EngineConfig, EnhanceOptions
 from photos import PHOTOS, read_photo
 from cli_process import run_cli
 from trained_detector import trained_detector_file
@@ -156,3 +158,49 @@ def test_an_unknown_detector_is_refused_everywhere(models_folder, tmp_path):
         EngineConfig(detector="yolo")
     result = run_cli(models_folder, str(PHOTOS / "portrait_small.jpg"), "-o", str(tmp_path), "--detector", "yolo")
     assert result.returncode == 2 and "retinaface-mobile0.25" in result.stderr
+
+
+# ---- picking faces by their number on the preview ---------------------------------------------------------
+
+def test_faces_are_picked_by_their_number_on_the_preview(detector):
+    photo = read_photo("portrait_small.jpg")
+    engine = Engine(EngineConfig(device="cpu"), restorer=TintingRestorer(64), detector=detector,
+                    parser=WholeCropParser())
+    child, adult = engine.find_faces(photo)          # numbered left to right: the child is face 1
+    assert child.box[2] < adult.box[0]
+    only_adult = engine.enhance_one(photo, EnhanceOptions(face_numbers=(2,)))
+    assert only_adult.ok and [face.box for face in only_adult.faces] == [adult.box]
+    moved = np.abs(only_adult.image.astype(int) - photo).sum(axis=2) > 0
+    x1, y1, x2, y2 = (int(value) for value in adult.box)
+    assert moved[y1:y2, x1:x2].mean() > 0.5                 # the adult's face is tinted...
+    x1, y1, x2, y2 = (int(value) for value in child.box)
+    assert not moved[y1:y2, x1:x2].any()                    # ...and the child's is the photo's own
+    both = engine.enhance_one(photo, EnhanceOptions(face_numbers=(1, 2)))
+    assert both.face_count == 2
+    missing = engine.enhance_one(photo, EnhanceOptions(face_numbers=(3,)))
+    assert not missing.ok and "there is no face 3: the photo has 2 faces" in missing.error
+
+
+def test_the_cli_writes_a_face_preview_beside_each_result(models_folder, tmp_path):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("portrait_small.jpg", "group_old_photo.jpg"):
+        shutil.copy(PHOTOS / name, photos / name)
+    out = tmp_path / "out"
+    result = run_cli(models_folder, str(photos), "-o", str(out), "--detector", "retinaface-mobile0.25",
+                     "--face-boxes", "--report", str(tmp_path / "report.json"), "-q")
+    assert result.returncode == 0, result.stderr
+    previews = out / "face-boxes"
+    assert sorted(path.name for path in previews.glob("*.jpg")) == ["group_old_photo.jpg.jpg",
+                                                                    "portrait_small.jpg.jpg"]
+    for name in ("portrait_small.jpg", "group_old_photo.jpg"):
+        original, preview = read_photo(name), np.asarray(Image.open(previews / f"{name}.jpg").convert("RGB"))
+        assert preview.shape == original.shape
+        drawn = np.abs(preview.astype(int) - original).max(axis=2) > 60   # the boxes, beyond JPEG's noise
+        assert 0.001 < drawn.mean() < 0.1
+    rows = json.loads((tmp_path / "report.json").read_text())
+    assert len(rows) == 2 and all(row["status"] == "ok" for row in rows)
+    # like the results, the previews are never taken for photos to restore by a later run
+    again = run_cli(models_folder, str(previews), "-o", str(tmp_path / "again"), "--detector", "retinaface-mobile0.25",
+                    "-q")
+    assert again.returncode == 2 and "no image files found" in again.stderr

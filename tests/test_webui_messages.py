@@ -34,7 +34,8 @@ def test_a_file_that_is_not_an_image_is_explained_without_server_paths(limited_a
     assert "preprocess" not in outcome.error and str(uploads_folder(limited_app)) not in outcome.error
     assert shows_no_server_detail(outcome.error), outcome.error
     event = httpx.post(limited_app.url + "gradio_api/call/enhance", timeout=TIMEOUT_S,
-                       json={"data": [file_data(stored), 100, "natural", "all", 0, False, None]}).json()["event_id"]
+                       json={"data": [file_data(stored), 100, "natural", "all", 0, False, None, None]}
+                       ).json()["event_id"]
     answer = httpx.get(f"{limited_app.url}gradio_api/call/enhance/{event}", timeout=TIMEOUT_S).text
     assert "cannot be used" in answer and str(uploads_folder(limited_app)) not in answer
 

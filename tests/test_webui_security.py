@@ -36,7 +36,8 @@ from guarded_app import (
 )
 from web_calls import uploads_folder
 
-PAGE_EVENTS = ("page_enhance", "page_enhance_batch", "page_apply", "page_reload", "page_download", "page_load")
+PAGE_EVENTS = ("page_enhance", "page_enhance_batch", "page_find_faces", "page_draw_faces", "page_forget_faces",
+               "page_apply", "page_reload", "page_download", "page_load")
 
 
 # ---- out-of-range values -------------------------------------------------------------------------
@@ -76,8 +77,10 @@ def test_out_of_range_values_are_refused_and_nothing_is_allocated(guarded_app, g
 def test_the_page_events_cannot_be_called_by_name(guarded_app, guarded_client, name):
     with pytest.raises(ValueError, match="Cannot find a function"):
         guarded_client.predict(api_name=f"/{name}")
-    # the page runs page_load outside the queue, at /gradio_api/run/page_load; queued events are refused there
-    routes = ("call", "call/v2") if name == "page_load" else ("call", "call/v2", "run", "api")
+    # the page runs page_load (and page_forget_faces, which only empties the face preview) outside the queue, at
+    # /gradio_api/run/<name>; queued events are refused there
+    unqueued = name in ("page_load", "page_forget_faces")
+    routes = ("call", "call/v2") if unqueued else ("call", "call/v2", "run", "api")
     for route in routes:
         response = httpx.post(f"{guarded_app.url}gradio_api/{route}/{name}", json={"data": []}, timeout=TIMEOUT_S)
         assert response.status_code == 404, (route, response.status_code, response.text)

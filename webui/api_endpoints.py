@@ -1,4 +1,5 @@
-"""The public API: ``/enhance`` and ``/enhance_batch``, on hidden components that give them plain parameters."""
+"""The public API: ``/enhance``, ``/enhance_batch`` and ``/find_faces``, on hidden components that give them plain
+parameters."""
 from __future__ import annotations
 
 import gradio as gr
@@ -19,12 +20,19 @@ def build_and_wire_api(handlers: Handlers) -> None:
         min_face = gr.Number(0, label="min_face_px")
         aligned = gr.Checkbox(False, label="aligned")
         adjustments = gr.JSON(label="adjustments")
+        face_indices = gr.JSON(label="face_indices (numbers from /find_faces)")
+        show_landmarks = gr.Checkbox(False, label="show_landmarks")
+        preview = gr.Image(type="filepath", format="jpeg", label="preview")
         result = gr.Image(type="filepath", format="png", label="result")
         results = gr.File(file_count="multiple", label="results")
         info = gr.JSON(label="info")
         one_button = gr.Button()
         batch_button = gr.Button()
+        faces_button = gr.Button()
     inputs = [strength, mode, faces, min_face, aligned, adjustments]
-    one_button.click(user_errors(handlers.api_enhance), [image, *inputs], [result, info], api_name="enhance", **GPU)
+    one_button.click(user_errors(handlers.api_enhance), [image, *inputs, face_indices], [result, info],
+                     api_name="enhance", **GPU)
     batch_button.click(user_errors(handlers.api_enhance_batch), [files, *inputs], [results, info],
                        api_name="enhance_batch", **GPU)
+    faces_button.click(user_errors(handlers.api_find_faces), [image, show_landmarks], [preview, info],
+                       api_name="find_faces", **GPU)

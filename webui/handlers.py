@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import gradio as gr
+import numpy as np
 
 from gpen import EnhanceOptions
 from gpen.errors import GpenError
@@ -30,6 +31,13 @@ from .reports import batch_summary, report_table
 from .settings_events import SettingsEvents
 
 log = logging.getLogger(__name__)
+
+MAX_FACE_NUMBERS = 1000    # more numbers than any photo has faces: a bigger list is not a real request
+
+
+def forget_faces() -> tuple:
+    """The Single tab's face preview and ticks, emptied (no photo, or a new one coming)."""
+    return gr.update(value=None, visible=False), gr.update(choices=[], value=[], visible=False), 0
 
 
 class Handlers:
@@ -58,13 +66,51 @@ class Handlers:
         adjustments = controls.available_adjustments()
         return {adjustment.name: value for adjustment, value in zip(adjustments, values, strict=True)}
 
+    @staticmethod
+    def _picked(options: EnhanceOptions, numbers: Any, language: str) -> EnhanceOptions:
+        """``options`` restoring only the faces with these numbers (none given: the ``faces`` choice decides)."""
+        if not numbers:
+            return options
+        try:
+            if not isinstance(numbers, (list, tuple)) or len(numbers) > MAX_FACE_NUMBERS:
+                raise ValueError(f"face_indices must be a list of at most {MAX_FACE_NUMBERS} face numbers")
+            return dataclasses.replace(options, face_numbers=tuple(numbers))
+        except (ValueError, TypeError) as error:
+            raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
+
     # ---- the Single tab -------------------------------------------------------------------------
-    def enhance_single(self, request: gr.Request, image: str | None, strength: float, mode: str, faces: str,
-                       min_face_px: float, aligned: bool, *adjustments: float) -> tuple:
-        """Page: before/after slider, result file, faces, device, seconds and the no-face notice."""
+    def find_faces(self, request: gr.Request, image: str | None, landmarks: bool) -> tuple:
+        """Page, when a photo is added: the numbered face preview and a ticked box for each face."""
+        if not image:
+            return forget_faces()
+        found = self.jobs.find_faces(image, language_of_request(request), bool(landmarks))
+        numbers = list(range(1, len(found.faces) + 1))
+        return (gr.update(value=str(found.preview), visible=True),
+                gr.update(choices=[(str(number), number) for number in numbers], value=numbers,
+                          visible=bool(numbers)), len(numbers))
+
+    def api_find_faces(self, image: str, show_landmarks: bool = False, request: gr.Request = None) -> tuple[str, dict]:
+        """Find the faces in one photo. Returns the preview (the photo with a numbered box on each face) and a
+        dict: ``faces``, a list of {index, box [x1, y1, x2, y2], score, landmarks}; ``index`` is the number on
+        the preview (1 is the leftmost face), as ``/enhance``'s ``face_indices`` takes it."""
+        found = self.jobs.find_faces(image, language_of_request(request), bool(show_landmarks))
+        faces = [{"index": number, "box": [round(float(value), 1) for value in face.box],
+                  "score": round(float(face.score), 4), "landmarks": np.round(face.landmarks, 1).tolist()}
+                 for number, face in enumerate(found.faces, start=1)]
+        return str(found.preview), {"faces": faces}
+
+    def enhance_single(self, request: gr.Request, image: str | None, picked: list[int] | None, found: float | None,
+                       strength: float, mode: str, faces: str, min_face_px: float, aligned: bool,
+                       *adjustments: float) -> tuple:
+        """Page: before/after slider, result file, faces, device, seconds and the no-face notice. ``picked``
+        are the ticked faces of the ``found`` ones."""
         language = language_of_request(request)
         options = self._options(language, strength, mode, faces, min_face_px, aligned,
                                 self._slider_values(adjustments))
+        if found and not picked and not options.aligned:
+            raise gr.Error(text("no_face_ticked", language), print_exception=False)
+        if not options.aligned:
+            options = self._picked(options, picked, language)
         outcome = self.jobs.restore_photo(image, options, language)
         info = outcome.info
         notice = info["notice"]
@@ -77,12 +123,14 @@ class Handlers:
 
     def api_enhance(self, image: str, strength: float = controls.DEFAULT_STRENGTH_PERCENT,
                     mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,
-                    aligned: bool = False, adjustments: dict | None = None,
+                    aligned: bool = False, adjustments: dict | None = None, face_indices: list[int] | None = None,
                     request: gr.Request = None) -> tuple[str, dict]:
         """Restore the faces in one photo. Returns the result image (full resolution, in the output
-        format chosen in Settings) and a dict: faces, device, model, seconds, notice."""
+        format chosen in Settings) and a dict: faces, device, model, seconds, notice. ``face_indices``
+        restores only those faces, numbered as ``/find_faces`` numbers them (empty: ``faces`` chooses)."""
         language = language_of_request(request)
         options = self._options(language, strength, mode, faces, min_face_px, aligned, adjustments)
+        options = self._picked(options, face_indices, language)
         outcome = self.jobs.restore_photo(image, options, language)
         return str(outcome.result_file), outcome.info
 

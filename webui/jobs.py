@@ -15,6 +15,9 @@ import gradio as gr
 from gpen import Engine, EnhanceOptions
 from gpen.batch import FileOutcome, process_files, restore_file
 from gpen.errors import GpenError, ModelFileError
+from gpen.face_boxes import draw_face_boxes
+from gpen.faces import Face
+from gpen.images import load_image
 from gpen.output_names import plan_output_paths
 from gpen.reports import FileReport, write_report
 
@@ -49,6 +52,14 @@ class SingleOutcome:
 
 
 @dataclass(frozen=True)
+class FacesFound:
+    """The faces found in one photo, numbered as on the preview (``faces[0]`` is face 1)."""
+
+    preview: Path
+    faces: list[Face]
+
+
+@dataclass(frozen=True)
 class BatchOutcome:
     """One batch: a row per input (named as the person knows it), the result files and the folder."""
 
@@ -79,6 +90,19 @@ class Jobs:
             raise gr.Error(text("models_missing", language, error=error), print_exception=False) from None
         except GpenError as error:
             raise gr.Error(str(error), print_exception=False) from None
+
+    def find_faces(self, path: str | Path | None, language: str, landmarks: bool = False) -> FacesFound:
+        """Find the faces of one uploaded photo and draw the numbered preview into a new request folder."""
+        if not path:
+            raise gr.Error(text("no_photo", language), print_exception=False)
+        try:
+            loaded = load_image(path, max_pixels=self.holder.settings.output.max_pixels)
+        except GpenError as error:
+            message = str(error).replace(str(path), Path(path).name)
+            raise gr.Error(text("cannot_read", language, error=message), print_exception=False) from None
+        faces = self._with_engine(language, lambda engine: engine.find_faces(loaded.rgb))
+        preview = save_preview(draw_face_boxes(loaded.rgb, faces, landmarks), self.folders.new() / "faces.jpg")
+        return FacesFound(preview, faces)
 
     def restore_photo(self, path: str | Path | None, options: EnhanceOptions, language: str) -> SingleOutcome:
         """Restore one uploaded photo into a new request folder."""

@@ -70,8 +70,9 @@ class Controls:
                              api_name=f"page_mode_{self.mode.elem_id}", **PAGE)
 
 
-def build_controls(prefix: str) -> Controls:
-    """Strength and mode, with the rest in a collapsed Advanced panel."""
+def build_controls(prefix: str, face_choice: bool = True) -> Controls:
+    """Strength and mode, with the rest in a collapsed Advanced panel. Without ``face_choice`` the
+    all/largest/centre choice is hidden (it stays "all"): the Single tab picks faces on its preview."""
     strength = gr.Slider(0, 100, value=controls.DEFAULT_STRENGTH_PERCENT, step=1, label=t("strength"),
                          info=t("strength_info"), elem_id=f"{prefix}-strength")
     modes = controls.mode_names()
@@ -79,7 +80,7 @@ def build_controls(prefix: str) -> Controls:
                        info=t("mode_info"), visible=controls.has_modes(), elem_id=f"{prefix}-mode")
     with gr.Accordion(t("advanced"), open=False, elem_id=f"{prefix}-advanced"):
         faces = gr.Radio([(t(f"faces_{name}"), name) for name in FACE_CHOICES], value="all", label=t("faces"),
-                         elem_id=f"{prefix}-faces")
+                         elem_id=f"{prefix}-faces", visible=face_choice)
         min_face = gr.Slider(0, 2048, value=0, step=1, label=t("min_face"), info=t("min_face_info"),
                              elem_id=f"{prefix}-min-face")
         aligned = gr.Checkbox(False, label=t("aligned"), elem_id=f"{prefix}-aligned")
