@@ -1,6 +1,8 @@
 """Files in, files out: the batch run shared by the command line and the web UI.
 
-Photos are read, restored a few at a time (their faces batched together on the device) and written
+Each input goes through one path by its kind: videos through ``gpen.video.restore_video``, one at a
+time after the photos, with the same report row, manifest, resume and stop. Photos are read, restored
+a few at a time (their faces batched together on the device) and written
 under their own names. Reading and detecting the next photos, and pasting and writing finished
 ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of
 the run; a full disk stops the run cleanly with every finished result intact.
@@ -26,10 +28,12 @@ from .faces import number_faces, paste_faces
 from .image_writing import remove_stale_temporaries, save_image
 from .images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .inputs import remember_result
-from .options import OUTPUT_FORMATS, OutputFormat
+from .options import OUTPUT_FORMATS, OutputFormat, VideoOptions
 from .output_names import plan_output_paths
 from .reports import FileReport, FileStatus
 from .stages import PreparedPhoto, RestoredPhoto
+from .video import FrameProgress, restore_video
+from .video_formats import is_video
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +183,7 @@ class BatchRun:
     outputs: list[Path]
     options: EnhanceOptions
     save: SaveOptions
+    video: VideoOptions = VideoOptions()
 
     def read_and_prepare(self, indexes: list[int]) -> list[ReadPhoto]:
         """Read these inputs and run the engine's first stage on those that could be read."""
@@ -197,8 +202,10 @@ class BatchRun:
 
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
                   save: SaveOptions | None = None, on_progress: ProgressCallback | None = None,
-                  stop: threading.Event | None = None, photos_per_step: int | None = None) -> list[FileReport]:
-    """Restore every input into ``out_dir``; one report per input, in input order.
+                  stop: threading.Event | None = None, photos_per_step: int | None = None,
+                  video: VideoOptions | None = None, on_frame: FrameProgress | None = None) -> list[FileReport]:
+    """Restore every input (photos and videos) into ``out_dir``; one report per input, in input order.
+    ``on_frame`` follows the frames of the video in progress.
 
     Photos go through in steps of ``photos_per_step`` (default: the engine's batch size), whose faces
     the network restores together. When ``stop`` is set, the photos in progress are finished and
@@ -206,7 +213,7 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
     save = save or SaveOptions()
     inputs = [Path(item) for item in inputs]
     run = BatchRun(engine, inputs, plan_output_paths(inputs, Path(out_dir), save.extension),
-                   options or EnhanceOptions(), save)
+                   options or EnhanceOptions(), save, video or VideoOptions())
     reports: dict[int, FileReport] = {}
 
     def record(index: int, report: FileReport) -> None:
@@ -221,8 +228,11 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
             record(index, FileReport(str(source), str(target), "skipped"))
         else:
             pending.append(index)
+    photos = [index for index in pending if not is_video(inputs[index])]
     step = photos_per_step or engine.config.batch_size
-    stopped = _run_steps(run, [pending[start:start + step] for start in range(0, len(pending), step)], record, stop)
+    stopped = _run_steps(run, [photos[start:start + step] for start in range(0, len(photos), step)], record, stop)
+    stopped = stopped or _run_videos(run, [index for index in pending if is_video(inputs[index])], record, stop,
+                                     on_frame)
     for index in range(len(inputs)):
         if index not in reports:
             reason = "interrupted" if stopped == "interrupted" else f"the run stopped ({stopped})"
@@ -265,6 +275,20 @@ def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, Fil
         if upcoming is not None:
             upcoming.cancel()
     return stopped
+
+
+def _run_videos(run: BatchRun, indexes: list[int], record: Callable[[int, FileReport], None],
+                stop: threading.Event | None, on_frame: FrameProgress | None) -> str | None:
+    """Each video through its own path, one after the other; returns why the run stopped early, or None."""
+    for index in indexes:
+        if stop is not None and stop.is_set():
+            return "interrupted"
+        outcome = restore_video(run.engine, run.inputs[index], run.outputs[index], run.options, run.video, stop,
+                                on_frame)
+        record(index, outcome.report)
+        if stop is not None and stop.is_set():
+            return "interrupted"
+    return None
 
 
 # The engine reports a photo's ordinary failures in its records. Anything a stage raises instead

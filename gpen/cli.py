@@ -25,9 +25,10 @@ from .inputs import find_inputs
 from .reports import FileReport, write_report
 from .download import tqdm_progress
 from .engine import Engine
-from .options import (CONTROL_RANGES, DEFAULT_BATCH_SIZE, DEFAULT_STRENGTH_PERCENT, DEVICE_CHOICES, FACE_CHOICES,
-                      MAX_BATCH_SIZE, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES, SWITCHES, EngineConfig,
-                      EnhanceOptions, check_batch_size, options_for_mode, strength_from_percent)
+from .options import (CONTROL_RANGES, DEFAULT_BATCH_SIZE, DEFAULT_STRENGTH_PERCENT, DEFAULT_VIDEO_QUALITY,
+                      DEVICE_CHOICES, FACE_CHOICES, MAX_BATCH_SIZE, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES, SWITCHES,
+                      VIDEO_QUALITY_RANGE, EngineConfig, EnhanceOptions, VideoOptions, check_batch_size,
+                      options_for_mode, strength_from_percent)
 from .errors import GpenError
 
 log = logging.getLogger("gpen")
@@ -57,6 +58,14 @@ def _control(name: str) -> Callable[[str], float]:
     return parse
 
 
+def _video_quality(text: str) -> int:
+    low, high = VIDEO_QUALITY_RANGE
+    try:
+        return VideoOptions(quality=int(text)).quality
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text}") from None
+
+
 def _batch_size(text: str) -> int:
     try:
         return check_batch_size(int(text))
@@ -83,12 +92,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser, with_defaults: bool = 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m gpen", description="Restore the faces in photos with GPEN. Inputs are never modified.")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+        prog="python -m gpen", description="Restore the faces in photos and videos with GPEN. Inputs are never "
+                                           "modified.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image or video (MP4, MOV, MKV, WebM, AVI) files, folders or glob patterns")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="OUTDIR", help="folder for the results")
     add_engine_arguments(parser)
     parser.add_argument("--compile", action="store_true",
-                        help="compile the networks with torch.compile (the first photo takes a minute or two; pays off for long runs)")
+                        help="compile the networks with torch.compile (the first photo takes a minute or two; pays off "
+                             "for long runs)")
     parser.add_argument("--strength", type=_strength, default=DEFAULT_STRENGTH_PERCENT / 100, metavar="PERCENT",
                         help="how much of the restored face replaces the original: 0 keeps the original, 100 (the "
                              "default) the restored face")
@@ -115,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ext", choices=OUTPUT_FORMATS, default="same",
                         help="output format (default: same as each input)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (1-100)")
+    low, high = VIDEO_QUALITY_RANGE
+    parser.add_argument("--video-quality", type=_video_quality, default=DEFAULT_VIDEO_QUALITY, metavar=f"{low}..{high}",
+                        help=f"videos: H.264 CRF, lower is better and larger (default {DEFAULT_VIDEO_QUALITY})")
+    parser.add_argument("--smoothing", action=argparse.BooleanOptionalAction, default=True,
+                        help="videos: steady each tracked face's landmarks across frames (default: on)")
     parser.add_argument("--strip-metadata", action="store_true",
                         help="leave out EXIF (with GPS), XMP and text from the results; the colour profile stays")
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose result exists (resume)")
@@ -136,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--quality must be between 1 and 100")
     inputs, missing = find_inputs(args.inputs)
     if not inputs and not missing:
-        parser.error("no image files found in the inputs given")
+        parser.error("no image or video files found in the inputs given")
     earlier = _earlier_report(parser, args.report, inputs)
     try:
         options = enhance_options(args)
@@ -147,11 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_output_folder(parser, args.output)   # created only once there is something to put in it
     if engine.plan.note:
         print(f"note: {engine.plan.note}", file=sys.stderr)
-    bar = tqdm(total=len(inputs), unit="photo", disable=args.quiet, file=sys.stderr)
+    bar = tqdm(total=len(inputs), unit="file", disable=args.quiet, file=sys.stderr)
 
     def advance(done: int, total: int, report: FileReport) -> None:
         bar.set_postfix_str(Path(report.input).name[-40:], refresh=False)
         bar.update(1)
+
+    def frame_done(done: int, total: int) -> None:
+        bar.set_postfix_str(f"video frame {done}/{total or '?'}")
 
     stop = threading.Event()
     try:
@@ -160,7 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               SaveOptions(ext=args.ext, quality=args.quality,
                                                           skip_existing=args.skip_existing,
                                                           strip_metadata=args.strip_metadata,
-                                                          face_boxes=args.face_boxes), advance, stop)
+                                                          face_boxes=args.face_boxes), advance, stop,
+                                              video=VideoOptions(args.video_quality, args.smoothing),
+                                              on_frame=frame_done)
     except KeyboardInterrupt:
         bar.close()
         print("\nstopped at once (second Ctrl-C); finished results are complete, no report written",

@@ -92,18 +92,38 @@ class Engine:
         seconds: dict[str, float] = {}
         try:
             with timed(seconds, "detect"):
-                if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                    raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
+                check_image(image)
                 if options.aligned:
                     return PreparedPhoto(image, (aligned_input(image, self.size_px),), seconds)
-                found = self.detector.detect(image)
-                chosen = face_geometry.select_faces(found, options.faces, image.shape[:2], options.min_face_px,
-                                                    options.face_numbers)
-                faces = tuple(AlignedFace(face, *face_geometry.align_face(image, face.landmarks, self.size_px))
-                              for face in chosen)
+                faces = self._align(image, self.detector.detect(image), options)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
             return PreparedPhoto(image, (), seconds, f"face detection failed: {error}")
         return PreparedPhoto(image, faces, seconds)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Every face the detector finds in an RGB uint8 image, unchosen and unaligned (for tracking)."""
+        check_image(image)
+        return self.detector.detect(np.ascontiguousarray(image))
+
+    def prepare_faces(self, image: np.ndarray, faces: Sequence[Face], options: EnhanceOptions) -> PreparedPhoto:
+        """Stage 1 for faces found elsewhere (a video's tracked, smoothed faces): choose and align them
+        as ``prepare`` does the detector's."""
+        image = np.ascontiguousarray(image)
+        seconds: dict[str, float] = {}
+        try:
+            with timed(seconds, "align"):
+                check_image(image)
+                aligned = self._align(image, faces, options)
+        except (GpenError, ValueError, RuntimeError, cv2.error) as error:
+            return PreparedPhoto(image, (), seconds, f"face alignment failed: {error}")
+        return PreparedPhoto(image, aligned, seconds)
+
+    def _align(self, image: np.ndarray, found: Sequence[Face], options: EnhanceOptions) -> tuple[AlignedFace, ...]:
+        """The one alignment path: the faces ``options`` chooses, cut out onto the template."""
+        chosen = face_geometry.select_faces(found, options.faces, image.shape[:2], options.min_face_px,
+                                            options.face_numbers)
+        return tuple(AlignedFace(face, *face_geometry.align_face(image, face.landmarks, self.size_px))
+                     for face in chosen)
 
     def restore(self, photos: Sequence[PreparedPhoto]) -> list[RestoredPhoto]:
         """Stage 2: run the network on the faces of all these photos together, ``batch_size`` at a time.
@@ -194,6 +214,12 @@ class Engine:
             pasted = tuple(RestoredFace(soften_if_small(crop, face.face), mask, face.matrix)
                            for crop, face, mask in zip(adjusted, prepared.faces, masks))
             return face_geometry.paste_faces(base, pasted, options.strength), pasted
+
+
+def check_image(image: np.ndarray) -> None:
+    """``ValueError`` unless ``image`` is an HxWx3 uint8 (RGB) array."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
 
 
 def aligned_input(image: np.ndarray, size_px: int) -> AlignedFace:

@@ -58,3 +58,11 @@ def os_error_reason(error: OSError) -> str:
     """A short reason for an operating-system error, in words a person understands ("disk full")."""
     reason = _OS_ERROR_REASONS.get(error.errno) if error.errno is not None else None
     return reason or error.strerror or str(error) or type(error).__name__
+
+
+class VideoReadError(GpenError):
+    """An input is not a readable video (corrupt, no video stream, a still image, no frames, no decoder)."""
+
+
+class VideoWriteError(ImageWriteError):
+    """A video result could not be encoded or written; nothing partial is left behind."""

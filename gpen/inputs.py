@@ -10,6 +10,7 @@ from typing import Sequence
 
 from .images import SUPPORTED_INPUT_EXTENSIONS, UNREADABLE_IMAGE_EXTENSIONS
 from .reports import FileReport
+from .video_formats import VIDEO_INPUT_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ as its own input (a rerun into the input folder would otherwise restore its own 
 
 
 def find_inputs(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[FileReport]]:
-    """Expand files, folders (their image files, sorted) and glob patterns into input files.
+    """Expand files, folders (their image and video files, sorted) and glob patterns into input files.
 
     Returns (files, failed rows for items that matched nothing and for image files this loader cannot
     read, such as HEIC). Files named directly are kept whatever their extension, so that a bad file gets
@@ -37,7 +38,7 @@ def find_inputs(items: Sequence[str | os.PathLike]) -> tuple[list[Path], list[Fi
             if child.name in manifests[child.parent]:
                 continue
             suffix = child.suffix.lower()
-            if suffix in SUPPORTED_INPUT_EXTENSIONS:
+            if suffix in SUPPORTED_INPUT_EXTENSIONS or suffix in VIDEO_INPUT_EXTENSIONS:
                 files.append(child)
             elif suffix in UNREADABLE_IMAGE_EXTENSIONS:
                 missing.append(FileReport(str(child), None, "failed", error=(

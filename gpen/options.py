@@ -26,6 +26,10 @@ FACE_CHOICES: tuple[FaceChoice, ...] = get_args(FaceChoice)
 MODE_CHOICES: tuple[Mode, ...] = get_args(Mode)
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 
+# A video's quality: x264's constant rate factor (0 lossless ... 51 worst; 18 looks like the source).
+VIDEO_QUALITY_RANGE: tuple[int, int] = (0, 51)
+DEFAULT_VIDEO_QUALITY = 18
+
 DEFAULT_BATCH_SIZE = 4
 MAX_BATCH_SIZE = 64
 
@@ -152,3 +156,20 @@ def options_for_mode(mode: Mode, **overrides: object) -> EnhanceOptions:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODE_CHOICES}, got {mode!r}")
     return EnhanceOptions(**{**MODES[mode], **overrides})
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How videos are restored and written: ``quality`` is x264's CRF (lower is better and larger);
+    ``smoothing`` steadies each tracked face's landmarks (off: every frame aligned as detected)."""
+
+    quality: int = DEFAULT_VIDEO_QUALITY
+    smoothing: bool = True
+
+    def __post_init__(self) -> None:
+        low, high = VIDEO_QUALITY_RANGE
+        if isinstance(self.quality, bool) or not isinstance(self.quality, numbers.Integral) \
+                or not low <= self.quality <= high:
+            raise ValueError(f"video quality must be a whole number from {low} to {high}, got {self.quality!r}")
+        if not isinstance(self.smoothing, bool):
+            raise ValueError(f"smoothing must be True or False, got {self.smoothing!r}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gpen.errors import ImageWriteError
 from gpen.image_writing import WRITE_FORMATS
+from gpen.video_formats import is_video, output_container
 
 _MAX_NAME_BYTES = 200
 _HASH_LENGTH = 10
@@ -21,7 +22,8 @@ def plan_output_paths(
     """One output path per input, the same every run for the same inputs (so a batch can resume).
 
     ``out_dir / (stem + suffix + "." + ext)``; ``ext`` defaults to each input's own extension
-    (jpeg -> jpg, unwritable ones such as gif -> png). Names that would collide (compared as a
+    (jpeg -> jpg, unwritable ones such as gif -> png). A video keeps its container whatever ``ext``
+    (``gpen.video_formats.output_container``). Names that would collide (compared as a
     case-insensitive file system would) get the source extension (``a_jpg.png``), then a number in
     input order (``a_2.png``); an output that would overwrite an input gets ``_gpen``. Names over
     200 UTF-8 bytes keep their start plus a stable hash.
@@ -29,7 +31,8 @@ def plan_output_paths(
     sources = [Path(item) for item in inputs]
     out_dir = Path(out_dir)
     chosen_ext = None if ext is None else _normalise_extension(ext)
-    extensions = [chosen_ext or _default_extension(source) for source in sources]
+    extensions = [output_container(source) if is_video(source) else chosen_ext or _default_extension(source)
+                  for source in sources]
     stems = [source.stem for source in sources]
 
     # 1. Same output name, different source extensions: add the source extension to each.

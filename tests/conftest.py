@@ -83,3 +83,28 @@ def guarded_client(guarded_app):
     from gradio_client import Client
 
     return Client(guarded_app.url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for every browser test (``browser_pages``)."""
+    from browser_pages import launch, playwright_api, require_browser
+
+    require_browser()
+    with playwright_api.sync_playwright() as playwright:
+        launched = launch(playwright)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests' screenshots go: with ``UPDATE_SCREENSHOTS=1``, the README's ``docs/screenshots``."""
+    import os
+
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        folder = TESTS.parent / "docs" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("screenshots")
+

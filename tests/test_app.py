@@ -175,9 +175,9 @@ def test_model_files_results_and_settings_are_not_served(app, client):
             assert status in (403, 404), (url, status)
 
 
-def test_only_the_three_api_endpoints_are_public(app):
+def test_only_the_four_api_endpoints_are_public(app):
     info = json.loads(get(app.url + "gradio_api/info")[1])
-    assert sorted(info["named_endpoints"]) == ["/enhance", "/enhance_batch", "/find_faces"]
+    assert sorted(info["named_endpoints"]) == ["/enhance", "/enhance_batch", "/enhance_video", "/find_faces"]
     config = json.loads(get(app.url + "config")[1])
     assert config["analytics_enabled"] is False
     assert config["max_file_size"] == 500 * 1024 ** 2
@@ -191,8 +191,8 @@ def test_all_gpu_work_shares_one_queue_of_one(tmp_path):
 
     demo = build_ui(Handlers(EngineHolder(Settings()), RequestFolders(tmp_path / "requests"), tmp_path / "s.json"))
     by_name = {fn.api_name: fn for fn in demo.fns.values()}
-    gpu_events = ["enhance", "enhance_batch", "find_faces", "page_enhance", "page_enhance_batch", "page_find_faces",
-                  "page_draw_faces", "page_apply", "page_reload"]
+    gpu_events = ["enhance", "enhance_batch", "enhance_video", "find_faces", "page_enhance", "page_enhance_batch",
+                  "page_enhance_video", "page_find_faces", "page_draw_faces", "page_apply", "page_reload"]
     for name in gpu_events:
         assert (by_name[name].concurrency_id, by_name[name].concurrency_limit) == (GPU_QUEUE, 1), name
     others = [fn.api_name for fn in demo.fns.values() if fn.concurrency_id == GPU_QUEUE]

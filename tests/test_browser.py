@@ -6,39 +6,20 @@ in ``docs/screenshots`` that the README shows.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import pytest
-from app_process import REPO, AppProcess, start_app, start_app_with_tiny_models
+from app_process import AppProcess, start_app, start_app_with_tiny_models
+from browser_pages import expect, open_page, require_browser, screenshot
 from photos import PHOTOS
 
 from webui import options as controls
 
-from needs import require
-
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:    # pragma: no cover - the dev requirements install it
-    playwright_api = None
-
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 90_000
-HIDE_TOASTS = ".toast-wrap { display: none !important; }"
-
-if playwright_api is not None:
-    expect = playwright_api.expect
-    expect.set_options(timeout=TIMEOUT_MS)
-
 
 @pytest.fixture(autouse=True, scope="module")
 def browser_available() -> None:
-    require(playwright_api is not None, "the playwright package", "install the dev requirements: ./run.sh test does")
-    require(CHROMIUM.exists(), f"Chromium at {CHROMIUM}",
-            "install it with 'apt-get install chromium fonts-noto-cjk' (as .ci/run does), or set CHROMIUM_PATH")
+    require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -55,37 +36,6 @@ def empty_app(tmp_path_factory) -> AppProcess:
     running = start_app(folder, folder / "models")
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        folder = REPO / "docs" / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-    return tmp_path_factory.mktemp("screenshots")
-
-
-def open_page(browser, url: str, locale: str = "en-US"):
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(url)
-    expect(page.locator("#single-enhance")).to_be_visible()
-    return page
-
-
-def screenshot(page, path: Path) -> None:
-    page.add_style_tag(content=HIDE_TOASTS)
-    page.screenshot(path=str(path), full_page=True)
 
 
 def enhance_one_photo(page, photo: Path) -> None:

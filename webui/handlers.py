@@ -52,8 +52,8 @@ class Handlers:
         self.settings = SettingsEvents(holder, settings_file, settings_locked)
 
     # ---- shared steps ---------------------------------------------------------------------------
-    def _options(self, language: str, strength: Any, mode: Any, faces: Any, min_face_px: Any, aligned: Any,
-                 adjustments: Any) -> EnhanceOptions:
+    def options_from_controls(self, language: str, strength: Any, mode: Any, faces: Any, min_face_px: Any,
+                              aligned: Any, adjustments: Any) -> EnhanceOptions:
         """The options the controls' values ask for; ``adjustments`` may be the API's JSON text."""
         try:
             return controls.build_options(strength, mode, faces, min_face_px, aligned,
@@ -62,7 +62,7 @@ class Handlers:
             raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
 
     @staticmethod
-    def _slider_values(values: Sequence[Any]) -> dict[str, Any]:
+    def slider_values(values: Sequence[Any]) -> dict[str, Any]:
         adjustments = controls.available_adjustments()
         return {adjustment.name: value for adjustment, value in zip(adjustments, values, strict=True)}
 
@@ -105,8 +105,8 @@ class Handlers:
         """Page: before/after slider, result file, faces, device, seconds and the no-face notice. ``picked``
         are the ticked faces of the ``found`` ones."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned,
-                                self._slider_values(adjustments))
+        options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned,
+                                self.slider_values(adjustments))
         if found and not picked and not options.aligned:
             raise gr.Error(text("no_face_ticked", language), print_exception=False)
         if not options.aligned:
@@ -129,7 +129,7 @@ class Handlers:
         format chosen in Settings) and a dict: faces, device, model, seconds, notice. ``face_indices``
         restores only those faces, numbered as ``/find_faces`` numbers them (empty: ``faces`` chooses)."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned, adjustments)
+        options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned, adjustments)
         options = self._picked(options, face_indices, language)
         outcome = self.jobs.restore_photo(image, options, language)
         return str(outcome.result_file), outcome.info
@@ -140,8 +140,8 @@ class Handlers:
                       faces: str = "all", min_face_px: float = 0, aligned: bool = False, *adjustments: float) -> tuple:
         """Page: gallery of thumbnails, the table, the ZIP of all results and a summary line."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned,
-                                self._slider_values(adjustments))
+        options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned,
+                                self.slider_values(adjustments))
         outcome = self.jobs.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
         if outcome.stopped:                 # nobody is left to see a gallery or a ZIP
             summary = batch_summary(outcome.rows, outcome.seconds, outcome.folder, language)
@@ -173,7 +173,7 @@ class Handlers:
         """Restore the faces in many photos (or the photos in ZIPs). Returns the result files and one
         report row per input: input, output, status (ok, no_faces, skipped, failed), faces, seconds, error."""
         language = language_of_request(request)
-        options = self._options(language, strength, mode, faces, min_face_px, aligned, adjustments)
+        options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned, adjustments)
         outcome = self.jobs.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
         handed = [str(link_or_copy(path, outcome.work / "results" / path.name)) for path, _ in outcome.results]
         report = [dict(dataclasses.asdict(row), output=Path(row.output).name if row.output else None)

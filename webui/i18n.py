@@ -157,6 +157,25 @@ EN: dict[str, str] = {
     "status_link": "download address",
     "status_settings_file": "**Settings file:** `{path}`",
     "status_outputs": "**Batch results folder:** `{path}`",
+    # video tab
+    "tab_video": "Video",
+    "video_file": "Video: MP4, MOV, MKV, WebM or AVI",
+    "video_quality": "Video quality (H.264 CRF)",
+    "video_quality_info": "lower is better and larger; 18 looks like the source",
+    "smoothing": "Steady faces (smooth each face's landmarks across frames)",
+    "enhance_video": "Enhance video",
+    "stop": "Stop",
+    "video_result": "Result",
+    "video_download": "Restored video",
+    "no_video": "Add a video first.",
+    "video_progress": "frame {done} of {total}, about {left} s left",
+    "video_progress_unknown": "frame {done}",
+    "unit_frames": "frames",
+    "video_failed": "Restoring this video failed: {error}",
+    "video_stopped": "Stopped. No result was kept.",
+    "video_stopping": "Stopping after the frames in progress…",
+    "video_summary": "{frames} frames restored in {seconds:.1f} s ({faces} faces tracked). Audio, frame times, "
+                     "rotation and creation time are kept.",
 }
 
 ZH: dict[str, str] = {
@@ -290,6 +309,24 @@ ZH: dict[str, str] = {
     "status_link": "下载地址",
     "status_settings_file": "**设置文件：** `{path}`",
     "status_outputs": "**批量结果文件夹：** `{path}`",
+    # video tab
+    "tab_video": "视频",
+    "video_file": "视频：MP4、MOV、MKV、WebM 或 AVI",
+    "video_quality": "视频质量（H.264 CRF）",
+    "video_quality_info": "数值越小画质越好、文件越大；18 与原片几乎无差别",
+    "smoothing": "稳定人脸（在帧间平滑每张脸的关键点）",
+    "enhance_video": "修复视频",
+    "stop": "停止",
+    "video_result": "结果",
+    "video_download": "修复后的视频",
+    "no_video": "请先添加一个视频。",
+    "video_progress": "第 {done} / {total} 帧，约剩 {left} 秒",
+    "video_progress_unknown": "第 {done} 帧",
+    "unit_frames": "帧",
+    "video_failed": "修复此视频失败：{error}",
+    "video_stopped": "已停止，未保留任何结果。",
+    "video_stopping": "处理完当前帧后停止……",
+    "video_summary": "已修复 {frames} 帧，用时 {seconds:.1f} 秒（跟踪到 {faces} 张脸）。音频、帧时间、旋转和创建时间均已保留。",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

@@ -81,7 +81,7 @@ class Jobs:
         self.limits = limits or BatchLimits()
         self.clients = clients or ClientWatch()          # tells a batch when its client has gone
 
-    def _with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
+    def with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
         """Run ``work`` on the shared engine under its lock; a missing model becomes a clear message."""
         try:
             with self.holder.use() as engine:
@@ -100,7 +100,7 @@ class Jobs:
         except GpenError as error:
             message = str(error).replace(str(path), Path(path).name)
             raise gr.Error(text("cannot_read", language, error=message), print_exception=False) from None
-        faces = self._with_engine(language, lambda engine: engine.find_faces(loaded.rgb))
+        faces = self.with_engine(language, lambda engine: engine.find_faces(loaded.rgb))
         preview = save_preview(draw_face_boxes(loaded.rgb, faces, landmarks), self.folders.new() / "faces.jpg")
         return FacesFound(preview, faces)
 
@@ -118,7 +118,7 @@ class Jobs:
             used = {"model": engine.model_name, "device": engine.plan.device.type, "precision": engine.plan.precision}
             return restore_file(engine, Path(path), target, options, save), used   # as a batch does each file
 
-        outcome, used = self._with_engine(language, run)
+        outcome, used = self.with_engine(language, run)
         report, loaded, result = outcome.report, outcome.loaded, outcome.result
         if loaded is None:
             message = (report.error or "").replace(str(path), Path(path).name)
@@ -190,7 +190,7 @@ class Jobs:
                              sum(report.output is not None for report in reports), len(reports), folder)
                 return reports
 
-        reports = self._with_engine(language, run) if inputs else []
+        reports = self.with_engine(language, run) if inputs else []
         rows = [named_row(report, names.get(report.input, Path(report.input).name)) for report in reports]
         rows += [named_row(row, row.input) for row in left_out]
         try:
