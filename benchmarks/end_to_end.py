@@ -102,6 +102,15 @@ def baseline_run(paths: list[Path], out: Path, restorer, retinaface, parsenet, d
         cv2.imwrite(str(out / path.name), result, [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
+def print_table(rows: list[tuple[str, float]], photos: int, baseline_seconds: float | None) -> None:
+    """The results as a Markdown table, each run's speed against the baseline's."""
+    print("| pipeline | total s | s/photo | photos/s | vs baseline |")
+    print("|---|---|---|---|---|")
+    for name, seconds in rows:
+        ratio = f"{baseline_seconds / seconds:.1f}x" if baseline_seconds else "-"
+        print(f"| {name} | {seconds:.1f} | {seconds / photos:.2f} | {photos / seconds:.2f} | {ratio} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="photos (the test photos repeated)")
@@ -157,11 +166,7 @@ def main() -> None:
             assert all(report.status == "ok" for report in reports), [r.error for r in reports if r.error]
             rows.append((f"engine: batch {args.batch_size}, {precision}{', compiled' if compiled else ''}, pipelined",
                          seconds))
-        print("| pipeline | total s | s/photo | photos/s | vs baseline |")
-        print("|---|---|---|---|---|")
-        for name, seconds in rows:
-            ratio = f"{baseline_seconds / seconds:.1f}x" if baseline_seconds else "-"
-            print(f"| {name} | {seconds:.1f} | {seconds / len(paths):.2f} | {len(paths) / seconds:.2f} | {ratio} |")
+        print_table(rows, len(paths), baseline_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
