@@ -203,4 +203,4 @@ def test_the_cli_writes_a_face_preview_beside_each_result(models_folder, tmp_pat
     # like the results, the previews are never taken for photos to restore by a later run
     again = run_cli(models_folder, str(previews), "-o", str(tmp_path / "again"), "--detector", "retinaface-mobile0.25",
                     "-q")
-    assert again.returncode == 2 and "no image files found" in again.stderr
+    assert again.returncode == 2 and "no image or video files found" in again.stderr

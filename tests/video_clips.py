@@ -2,9 +2,10 @@
 real photo, a still camera with sensor noise, a cut, a face leaving and entering, an audio tone."""
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import av
 import cv2
@@ -41,12 +42,22 @@ def still_frames(count: int, noise: float = 4.0, photo: str = "portrait_small.jp
     return [np.clip(base + generator.normal(0, noise, base.shape), 0, 255).astype(np.uint8) for _ in range(count)]
 
 
-def write_clip(path: Path, frames: Sequence[np.ndarray], *, fps: int = 25, pts_ms: Sequence[int] | None = None,
+def long_pan(path: Path, frames: int, size: tuple[int, int] = (1280, 720)) -> Path:
+    """A long clip panning slowly over a face, made one frame at a time (never all in memory)."""
+    photo = read_photo("portrait_small.jpg")
+    return write_clip(path, (window(photo, (480 + 0.2 * i, 200), 2.5, size) for i in range(frames)))
+
+
+def write_clip(path: Path, frames: Iterable[np.ndarray], *, fps: int = 25, pts_ms: Sequence[int] | None = None,
                tone_hz: float | None = None, rotation: int = 0, creation_time: str | None = None,
                codec: str = "libx264", pixel_format: str = "yuv420p") -> Path:
-    """Write frames as a video; ``pts_ms`` gives each frame its own time (variable frame rate)."""
-    height, width = frames[0].shape[:2]
-    times = list(pts_ms) if pts_ms is not None else [round(1000 * i / fps) for i in range(len(frames))]
+    """Write frames (a list, or a generator for a long clip) as a video; ``pts_ms`` gives each frame its own
+    time (variable frame rate)."""
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
+    times = iter(pts_ms) if pts_ms is not None else (round(1000 * i / fps) for i in itertools.count())
+    last = 0
     with av.open(str(path), mode="w") as output:
         if creation_time:
             output.metadata["creation_time"] = creation_time
@@ -56,14 +67,13 @@ def write_clip(path: Path, frames: Sequence[np.ndarray], *, fps: int = 25, pts_m
         if rotation:
             video.set_display_rotation(rotation)
         audio = output.add_stream("aac", rate=TONE_RATE_HZ, layout="mono") if tone_hz else None
-        for image, pts in zip(frames, times):
+        for image, last in zip(itertools.chain([first], frames), times):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            frame.pts, frame.time_base = last, Fraction(1, 1000)
             for packet in video.encode(frame):
                 output.mux(packet)
         if audio is not None:
-            seconds = (times[-1] + 1000 / fps) / 1000
-            _write_tone(output, audio, tone_hz, seconds)
+            _write_tone(output, audio, tone_hz, (last + 1000 / fps) / 1000)
         for packet in video.encode(None):
             output.mux(packet)
     return path
