@@ -209,7 +209,7 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
 
     Photos go through in steps of ``photos_per_step`` (default: the engine's batch size), whose faces
     the network restores together. When ``stop`` is set, the photos in progress are finished and
-    written and the rest are reported "not processed: interrupted"."""
+    written and the rest are reported "stopped" ("not processed: interrupted")."""
     save = save or SaveOptions()
     inputs = [Path(item) for item in inputs]
     run = BatchRun(engine, inputs, plan_output_paths(inputs, Path(out_dir), save.extension),
@@ -235,8 +235,11 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
                                      on_frame)
     for index in range(len(inputs)):
         if index not in reports:
-            reason = "interrupted" if stopped == "interrupted" else f"the run stopped ({stopped})"
-            record(index, FileReport(str(inputs[index]), None, "failed", error=f"not processed: {reason}"))
+            if stopped == "interrupted":
+                record(index, FileReport(str(inputs[index]), None, "stopped", error="not processed: interrupted"))
+            else:
+                record(index, FileReport(str(inputs[index]), None, "failed",
+                                         error=f"not processed: the run stopped ({stopped})"))
     return [reports[index] for index in range(len(inputs))]
 
 

@@ -15,14 +15,14 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, get_args
 
 from tqdm import tqdm
 
 from . import registry
 from .batch import SaveOptions, process_files
 from .inputs import find_inputs
-from .reports import FileReport, write_report
+from .reports import FileReport, FileStatus, write_report
 from .download import tqdm_progress
 from .engine import Engine
 from .options import (CONTROL_RANGES, DEFAULT_BATCH_SIZE, DEFAULT_STRENGTH_PERCENT, DEFAULT_VIDEO_QUALITY,
@@ -292,10 +292,11 @@ def _load_engine(args: argparse.Namespace) -> Engine:
 
 def _print_summary(reports: Sequence[FileReport], engine: Engine) -> None:
     counts = {status: sum(report.status == status for report in reports)
-              for status in ("ok", "no_faces", "skipped", "failed")}
+              for status in get_args(FileStatus)}
     faces = sum(report.faces for report in reports)
+    stopped = f", {counts['stopped']} stopped" if counts["stopped"] else ""
     print(f"{counts['ok']} restored ({faces} faces), {counts['no_faces']} without faces, "
-          f"{counts['skipped']} skipped, {counts['failed']} failed "
+          f"{counts['skipped']} skipped, {counts['failed']} failed{stopped} "
           f"[{engine.model_name} on {engine.plan.device.type}, {engine.plan.precision}]", file=sys.stderr)
     for report in reports:
         if report.status == "failed":

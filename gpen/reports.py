@@ -9,7 +9,8 @@ from typing import Literal, Sequence
 from .atomic import atomic_file
 from .errors import ImageWriteError
 
-FileStatus = Literal["ok", "no_faces", "skipped", "failed"]
+FileStatus = Literal["ok", "no_faces", "skipped", "failed", "stopped"]
+"""``stopped``: not processed, because the person stopped the run (Ctrl-C, the Stop button)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class FileReport:
 
     @property
     def succeeded(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "stopped")
 
 
 def write_report(reports: Sequence[FileReport], path: Path) -> None:

@@ -80,8 +80,8 @@ def restore_video(engine: Engine, source: Path, target: Path, options: EnhanceOp
     options, video = options or EnhanceOptions(), video or VideoOptions()
     source, target, started = Path(source), Path(target), time.perf_counter()
 
-    def failed(error: str, info: VideoInfo | None = None) -> VideoOutcome:
-        return VideoOutcome(FileReport(str(source), None, "failed", seconds=time.perf_counter() - started,
+    def failed(error: str, info: VideoInfo | None = None, status: FileStatus = "failed") -> VideoOutcome:
+        return VideoOutcome(FileReport(str(source), None, status, seconds=time.perf_counter() - started,
                                        error=error), info)
     try:
         info = probe_video(source)
@@ -92,7 +92,7 @@ def restore_video(engine: Engine, source: Path, target: Path, options: EnhanceOp
         with write_video(target, source, info, output_container(target), video.quality) as writer:
             run.run(writer)
     except VideoStopped:
-        return failed("not processed: interrupted", info)
+        return failed("not processed: interrupted", info, "stopped")
     except GpenError as error:
         return failed(str(error), info)
     except Exception as error:  # noqa: BLE001  (a bug or memory exhausted: this video fails alone)

@@ -129,12 +129,12 @@ def test_batch_restores_good_photos_and_reports_the_bad_one(app, browser, screen
     expect(page.locator("#batch-gallery img")).to_have_count(3)
     rows = page.locator("#batch-table [role=row].virtual-row")
     expect(rows).to_have_count(4)
-    for index, name in enumerate(names):
+    expect(rows.nth(0)).to_contain_text("broken.jpg")         # failed files come first
+    expect(rows.nth(0)).to_contain_text("failed")
+    expect(rows.nth(0)).to_contain_text("truncated or corrupt")
+    for index, name in enumerate(names, start=1):
         expect(rows.nth(index)).to_contain_text(name)
         expect(rows.nth(index)).to_contain_text("restored")
-    expect(rows.nth(3)).to_contain_text("broken.jpg")
-    expect(rows.nth(3)).to_contain_text("failed")
-    expect(rows.nth(3)).to_contain_text("truncated or corrupt")
     expect(page.locator("#batch-summary")).to_contain_text("3 restored")
     with page.expect_download() as download_info:
         page.locator("#batch-zip a[download]").click()

@@ -296,7 +296,7 @@ def test_ctrl_c_finishes_the_photos_in_progress_writes_the_report_and_exits_130(
     rows = json.loads(report.read_text())
     assert len(rows) == len(list(inputs.iterdir()))
     done = [row for row in rows if row["status"] == "ok"]
-    interrupted = [row for row in rows if row["error"] == "not processed: interrupted"]
+    interrupted = [row for row in rows if row["status"] == "stopped" and row["error"] == "not processed: interrupted"]
     assert done and interrupted and len(done) + len(interrupted) == len(rows)
     assert sorted(Path(row["output"]).name for row in done) == results_in(out)   # every result complete
 

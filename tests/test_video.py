@@ -227,7 +227,7 @@ def test_a_stopped_video_leaves_no_file(engine, tmp_path):
     out = tmp_path / "out"
     outcome = restore_video(engine, source, out / "clip.mp4", stop=stop,
                             on_frame=lambda done, total: stop.set() if done == 3 else None)
-    assert outcome.report.status == "failed" and outcome.report.error == "not processed: interrupted"
+    assert outcome.report.status == "stopped" and outcome.report.error == "not processed: interrupted"
     assert outputs_of(out) == []
 
 

@@ -17,6 +17,7 @@ class BatchTab:
     files: gr.File
     controls: Controls
     enhance: gr.Button
+    stop: gr.Button
     summary: gr.Markdown
     gallery: gr.Gallery
     results_zip: gr.File
@@ -30,7 +31,9 @@ def build_batch_tab() -> BatchTab:
                 files = gr.File(file_count="multiple", file_types=BATCH_FILE_TYPES, label=t("batch_files"),
                                 elem_id="batch-input", height=220)
                 tab_controls = build_controls("batch")
-                enhance = gr.Button(t("enhance_all"), variant="primary", elem_id="batch-enhance")
+                with gr.Row():
+                    enhance = gr.Button(t("enhance_all"), variant="primary", elem_id="batch-enhance", scale=3)
+                    stop = gr.Button(t("stop"), variant="stop", elem_id="batch-stop", scale=1)
             with gr.Column(scale=3):
                 summary = gr.Markdown(elem_id="batch-summary")
                 gallery = gr.Gallery(label=t("gallery"), columns=4, height=360, object_fit="contain",
@@ -38,11 +41,12 @@ def build_batch_tab() -> BatchTab:
                 results_zip = gr.File(label=t("download_zip"), interactive=False, visible=False, elem_id="batch-zip")
         table = gr.Dataframe(label=t("report"), interactive=False, wrap=True, elem_id="batch-table",
                              column_widths=["30%", "12%", "8%", "10%", "40%"])
-    return BatchTab(files, tab_controls, enhance, summary, gallery, results_zip, table)
+    return BatchTab(files, tab_controls, enhance, stop, summary, gallery, results_zip, table)
 
 
 def wire_batch_tab(tab: BatchTab, handlers: Handlers) -> None:
     tab.enhance.click(user_errors(handlers.enhance_batch), [tab.files, *tab.controls.inputs()],
                       [tab.gallery, tab.table, tab.results_zip, tab.summary], api_name="page_enhance_batch",
                       **GPU, **PAGE)
+    tab.stop.click(user_errors(handlers.stop_batch), None, None, queue=False, api_name="page_stop_batch", **PAGE)
     tab.controls.wire_mode(handlers)

@@ -143,7 +143,7 @@ class Handlers:
         options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned,
                                 self.slider_values(adjustments))
         outcome = self.jobs.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
-        if outcome.stopped:                 # nobody is left to see a gallery or a ZIP
+        if outcome.client_left:             # nobody is left to see a gallery or a ZIP
             summary = batch_summary(outcome.rows, outcome.seconds, outcome.folder, language)
             return [], report_table(outcome.rows, language), gr.update(), summary
         gallery = []
@@ -158,6 +158,9 @@ class Handlers:
         if outcome.results:
             archive = zip_results([path for path, _ in outcome.results], [outcome.folder / "report.json"],
                                   outcome.work / f"{outcome.folder.name}.zip")
+        if outcome.stop_asked:
+            gr.Info(text("batch_stopped", language, total=len(outcome.rows),
+                         done=sum(row.status != "stopped" for row in outcome.rows)))
         failed = [row for row in outcome.rows if row.status == "failed"]
         if failed:
             names = ", ".join(Path(row.input).name for row in failed[:5]) + (" …" if len(failed) > 5 else "")
@@ -165,6 +168,11 @@ class Handlers:
         return (gallery, report_table(outcome.rows, language),
                 gr.update(value=str(archive) if archive else None, visible=archive is not None),
                 batch_summary(outcome.rows, outcome.seconds, outcome.folder, language))
+
+    def stop_batch(self, request: gr.Request) -> None:
+        """Stop: the batch in progress finishes its photos in flight and keeps every result so far."""
+        if self.jobs.running.stop("batch", getattr(request, "session_hash", None)):
+            gr.Info(text("batch_stopping", language_of_request(request)))
 
     def api_enhance_batch(self, files: list[str], strength: float = controls.DEFAULT_STRENGTH_PERCENT,
                           mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,

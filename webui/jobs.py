@@ -35,6 +35,7 @@ from .files import (
 from .i18n import text
 from .messages import problem_key
 from .reports import named_row
+from .running import RunningJobs
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class BatchOutcome:
     folder: Path
     work: Path
     seconds: float
-    stopped: bool = False                 # its client went away before the end
+    client_left: bool = False             # its client went away before the end
+    stop_asked: bool = False              # the person pressed Stop
 
 
 class Jobs:
@@ -80,6 +82,7 @@ class Jobs:
         self.folders = folders
         self.limits = limits or BatchLimits()
         self.clients = clients or ClientWatch()          # tells a batch when its client has gone
+        self.running = RunningJobs()                     # lets a tab's Stop button reach its job
 
     def with_engine(self, language: str, work: Callable[[Engine], T]) -> T:
         """Run ``work`` on the shared engine under its lock; a missing model becomes a clear message."""
@@ -145,8 +148,9 @@ class Jobs:
 
     def restore_batch(self, uploads: Sequence[str | Path] | None, options: EnhanceOptions, language: str,
                       progress: gr.Progress | None, session: str | None = None) -> BatchOutcome:
-        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``. When the
-        client of ``session`` goes away the batch stops, keeping the photos done so far."""
+        """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``. When the person
+        presses Stop (``running.stop("batch", session)``) or the client of ``session`` goes away, the batch
+        finishes the photos in flight and stops, keeping the photos done so far; the rest are "stopped"."""
         if not uploads:
             raise gr.Error(text("no_files", language), print_exception=False)
         uploads = [Path(upload) for upload in uploads]
@@ -174,23 +178,19 @@ class Jobs:
             if progress is not None:
                 progress((done, total), desc=names.get(report.input, Path(report.input).name), unit=unit)
 
-        stopped = False
-
         def run(engine: Engine) -> list[FileReport]:
-            nonlocal stopped
             if progress is not None:
                 progress((0, len(inputs)), desc=text("loading_model", language), unit=unit)
-            save = settings.output
-            with self.clients.stop_signal(session) as stop:
-                reports = process_files(engine, [item.path for item in inputs], folder, options, save, advance,
-                                        stop=stop)
-                stopped = stop.is_set()
-                if stopped:
-                    log.info("batch stopped, its client went away: %d of %d photos done, kept in %s",
-                             sum(report.output is not None for report in reports), len(reports), folder)
-                return reports
+            return process_files(engine, [item.path for item in inputs], folder, options, settings.output, advance,
+                                 stop=job.stop)
 
-        reports = self.with_engine(language, run) if inputs else []
+        with self.clients.stop_signal(session) as stop, self.running.running("batch", session, stop) as job:
+            reports = self.with_engine(language, run) if inputs else []
+        asked, client_left = job.asked.is_set(), stop.is_set() and not job.asked.is_set()
+        if stop.is_set():
+            log.info("batch stopped (%s): %d of %d photos done, kept in %s",
+                     "Stop pressed" if asked else "its client went away",
+                     sum(report.output is not None for report in reports), len(reports), folder)
         rows = [named_row(report, names.get(report.input, Path(report.input).name)) for report in reports]
         rows += [named_row(row, row.input) for row in left_out]
         try:
@@ -199,7 +199,7 @@ class Jobs:
             log.warning("%s", error)
         results = [(Path(row.output), row.input) for row in rows if row.output and row.status != "failed"]
         _remove_tree(work / "inputs")
-        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, stopped)
+        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, client_left, asked)
 
 def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)

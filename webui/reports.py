@@ -11,7 +11,7 @@ from .i18n import text
 from .messages import without_paths
 
 STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "status_skipped",
-               "failed": "status_failed"}
+               "failed": "status_failed", "stopped": "status_stopped"}
 
 
 def named_row(report: FileReport, name: str) -> FileReport:
@@ -25,13 +25,21 @@ def report_table(rows: Sequence[FileReport], language: str) -> dict[str, Any]:
     headers = [text(key, language) for key in ("column_file", "column_status", "column_faces", "column_seconds",
                                                "column_error")]
     data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2), row.error or ""]
-            for row in rows]
+            for row in failed_first(rows)]
     return {"headers": headers, "data": data}
+
+
+def failed_first(rows: Sequence[FileReport]) -> list[FileReport]:
+    """The failed rows first, then the others, each in their order."""
+    return sorted(rows, key=lambda row: row.status != "failed")
 
 
 def batch_summary(rows: Sequence[FileReport], seconds: float, folder: Path, language: str) -> str:
     """The line under the Batch tab's results: how many photos came out how, the time, the folder."""
     counts = {status: sum(row.status == status for row in rows) for status in STATUS_KEYS}
-    return text("batch_summary", language, ok=counts["ok"], faces=sum(row.faces for row in rows),
-                no_faces=counts["no_faces"], skipped=counts["skipped"], failed=counts["failed"],
-                seconds=seconds, folder=folder)
+    summary = text("batch_summary", language, ok=counts["ok"], faces=sum(row.faces for row in rows),
+                   no_faces=counts["no_faces"], skipped=counts["skipped"], failed=counts["failed"],
+                   seconds=seconds, folder=folder)
+    if counts["stopped"]:
+        summary += text("batch_summary_stopped", language, stopped=counts["stopped"])
+    return summary

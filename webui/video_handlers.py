@@ -6,13 +6,11 @@ folders) so that the photo handlers stay as they are.
 """
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import gradio as gr
 
@@ -34,42 +32,11 @@ class VideoResult:
     info: dict[str, Any]
 
 
-class RunningVideos:
-    """The stop signal of each session's video in progress, so that Stop can reach it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}
-
-    @contextlib.contextmanager
-    def running(self, session: str | None, stop: threading.Event) -> Iterator[None]:
-        if session is None:
-            yield
-            return
-        with self._lock:
-            self._running[session] = stop
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._running.get(session) is stop:
-                    del self._running[session]
-
-    def stop(self, session: str | None) -> bool:
-        """Ask this session's video to stop; False when none is running."""
-        with self._lock:
-            stop = self._running.get(session or "")
-        if stop is not None:
-            stop.set()
-        return stop is not None
-
-
 class VideoHandlers:
     """The Video tab's events, over the app's ``Handlers``."""
 
     def __init__(self, handlers: Handlers):
         self.handlers = handlers
-        self.videos = RunningVideos()
 
     def restore(self, path: str | Path | None, options: EnhanceOptions, video: VideoOptions, language: str,
                 progress: gr.Progress | None, session: str | None) -> VideoResult:
@@ -95,13 +62,13 @@ class VideoHandlers:
                                   desc=text("video_progress_unknown", language, done=done))
 
         def run(engine: Engine) -> VideoOutcome:
-            with self.handlers.jobs.clients.stop_signal(session) as stop, self.videos.running(session, stop):
+            with self.handlers.jobs.clients.stop_signal(session) as stop, self.handlers.jobs.running.running("video", session, stop):
                 return restore_video(engine, source, target, options, video, stop, on_frame)
 
         outcome = self.handlers.jobs.with_engine(language, run)
         report = outcome.report
-        if report.status == "failed":
-            key = "video_stopped" if report.error == "not processed: interrupted" else "video_failed"
+        if not report.succeeded:
+            key = "video_stopped" if report.status == "stopped" else "video_failed"
             message = (report.error or "").replace(str(source), source.name)
             raise gr.Error(shown(text(key, language, error=message)), print_exception=False)
         info = {"file": target.name, "frames": len(outcome.faces), "faces": report.faces,
@@ -125,7 +92,7 @@ class VideoHandlers:
 
     def stop_video(self, request: gr.Request) -> None:
         """Stop: the video in progress is abandoned after its current frames; no result is kept."""
-        if self.videos.stop(getattr(request, "session_hash", None)):
+        if self.handlers.jobs.running.stop("video", getattr(request, "session_hash", None)):
             gr.Info(text("video_stopping", language_of_request(request)))
 
     def api_enhance_video(self, video: str, quality: float = 18, smoothing: bool = True, strength: float = 100,
