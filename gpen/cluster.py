@@ -52,6 +52,9 @@ WORKER_CPUS = 0.5
 """CPUs each actor asks Ray for on a machine without GPUs: less than one, so that on a small machine the
 reading tasks can still be scheduled beside the actors (two one-CPU actors on two cores deadlock)."""
 
+READ_CPUS = 0.25
+"""CPUs each reading task asks for: reading bytes mostly waits on storage."""
+
 _SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -226,7 +229,9 @@ def _dataset(ray: Any, steps: list[StepTask], restorer_args: tuple, workers: int
     rows = [{"task": pickle.dumps(step, protocol=pickle.HIGHEST_PROTOCOL)} for step in steps]
     # A block per step (up to a limit) lets the steps spread over the actors instead of queueing behind one.
     dataset = ray.data.from_items(rows, override_num_blocks=min(len(rows), 1000))
-    dataset = dataset.map(read_step, fn_kwargs={"filesystem": filesystem}, num_cpus=WORKER_CPUS)
+    # Its own CPU request (not the actors') keeps Ray from fusing the reading into the actors: files are
+    # read by tasks while the engines work.
+    dataset = dataset.map(read_step, fn_kwargs={"filesystem": filesystem}, num_cpus=READ_CPUS)
     return dataset.flat_map(StepRestorer, fn_constructor_args=restorer_args,
                             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=resources.cpus,
                             num_gpus=resources.gpus or None)
