@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import signal
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from . import registry
 from .batch import SaveOptions, process_files
-from .cluster import import_ray, restore_on_cluster
+from .cluster import find_inputs_at, import_ray, restore_on_cluster
 from .inputs import find_inputs
 from .reports import FileReport, write_report
 from .download import tqdm_progress
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
-    inputs, missing = find_inputs(args.inputs)
+    inputs, missing, filesystem = _find_inputs(parser, args)
     if not inputs and not missing:
         parser.error("no image or video files found in the inputs given")
     if args.workers is not None and not args.cluster:
@@ -193,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     try:
         with _first_interrupt_sets(stop):
-            reports = missing + _run(args, inputs, engine, options, advance, frame_done, stop)
+            reports = missing + _run(args, inputs, filesystem, engine, options, advance, frame_done, stop)
     except ClusterError as error:
         bar.close()
         print(f"error: {error}", file=sys.stderr)
@@ -219,7 +220,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(report.succeeded for report in reports) else 1
 
 
-def _run(args: argparse.Namespace, inputs: list[Path], engine: Engine | None, options: EnhanceOptions,
+def _find_inputs(parser: argparse.ArgumentParser,
+                 args: argparse.Namespace) -> tuple[list[Path], list[FileReport], object | None]:
+    """The inputs, the rows of those not found, and the ``pyarrow.fs`` filesystem that inputs given as URIs
+    (s3://, gs://, file://; with --cluster only) are read through, else None."""
+    if _URI.match(str(args.output)):
+        parser.error(f"-o {args.output}: results are written to a folder on this machine or a shared filesystem")
+    if not any(_URI.match(item) for item in args.inputs):
+        return (*find_inputs(args.inputs), None)
+    if not args.cluster:
+        parser.error("inputs given as URIs (s3://, gs://, file://) are read with --cluster only")
+    try:
+        filesystem, inputs = find_inputs_at(args.inputs)
+    except (GpenError, ImportError) as error:
+        parser.error(str(error))
+    return inputs, [], filesystem
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")   # s3://..., file:///...; not a drive letter (C:/)
+
+
+def _run(args: argparse.Namespace, inputs: list[Path], filesystem: object | None, engine: Engine | None,
+         options: EnhanceOptions,
          advance: Callable[[int, int, FileReport], None], frame_done: Callable[[int, int], None],
          stop: threading.Event) -> list[FileReport]:
     """The run itself: on this machine with ``engine``, or on the Ray cluster ``--cluster`` names."""
@@ -230,7 +252,8 @@ def _run(args: argparse.Namespace, inputs: list[Path], engine: Engine | None, op
         for name in ("ray", "ray.data"):   # Ray's own progress lines: the bar shows ours
             logging.getLogger(name).setLevel(logging.ERROR)
         return restore_on_cluster(inputs, args.output, engine_config(args), options, save, address=args.cluster,
-                                  workers=args.workers or 1, video=video, on_progress=advance, stop=stop)
+                                  workers=args.workers or 1, filesystem=filesystem, video=video,
+                                  on_progress=advance, stop=stop)
     return process_files(engine, inputs, args.output, options, save, advance, stop, video=video, on_frame=frame_done)
 
 

@@ -38,10 +38,12 @@ from typing import Any, Callable, Iterator, Sequence
 from .batch import BatchRun, ProgressCallback, SaveOptions, not_processed, plan_run
 from .engine import Engine
 from .errors import ClusterError
+from .images import SUPPORTED_INPUT_EXTENSIONS
 from .options import EngineConfig, EnhanceOptions, VideoOptions
 from .output_names import plan_output_paths
 from .reports import FileReport
 from .video import restore_video
+from .video_formats import VIDEO_INPUT_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,45 @@ def connected(address: str, num_cpus: int | None = None) -> Iterator[Any]:
     finally:
         if started:
             ray.shutdown()
+
+
+def list_inputs(items: Sequence[str], filesystem: Any) -> list[Path]:
+    """Files, and the image and video files of folders (sorted, not recursive), listed through
+    ``filesystem`` (a ``pyarrow.fs.FileSystem``: S3, GCS, local...) as ``gpen.inputs.find_inputs`` lists
+    local ones. A name that is not there is kept: its report row says so."""
+    from pyarrow import fs as pyarrow_fs
+
+    readable = SUPPORTED_INPUT_EXTENSIONS | VIDEO_INPUT_EXTENSIONS
+    found: list[Path] = []
+    for item in items:
+        info = filesystem.get_file_info(str(item))
+        if info.type != pyarrow_fs.FileType.Directory:
+            found.append(Path(str(item)))
+            continue
+        children = filesystem.get_file_info(pyarrow_fs.FileSelector(info.path))
+        found += sorted(Path(child.path) for child in children
+                        if child.type == pyarrow_fs.FileType.File and Path(child.path).suffix.lower() in readable)
+    return list(dict.fromkeys(found))
+
+
+def find_inputs_at(uris: Sequence[str]) -> tuple[Any, list[Path]]:
+    """The filesystem of inputs named by URI (``s3://bucket/archive``, ``gs://...``, ``file:///...``;
+    all on one storage) and the files they name, listed through it (``list_inputs``)."""
+    import_ray()   # pyarrow comes with it
+    from pyarrow import fs as pyarrow_fs
+
+    filesystem, paths = None, []
+    for uri in uris:
+        try:
+            found, path = pyarrow_fs.FileSystem.from_uri(uri)
+        except (ValueError, OSError) as error:   # an unknown scheme, a bucket that cannot be reached
+            raise ClusterError(f"cannot open {uri}: {error}") from error
+        if filesystem is not None and found.type_name != filesystem.type_name:
+            raise ClusterError(f"the inputs are on different storages ({filesystem.type_name} and {found.type_name}): "
+                               "give inputs on one storage per run")
+        filesystem = filesystem or found
+        paths.append(path)
+    return filesystem, list_inputs(paths, filesystem)
 
 
 def read_step(row: dict[str, Any], filesystem: Any = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from photos import PHOTOS
 from video_models import DETECTOR, trained_models_folder
 
 from gpen.batch import SaveOptions, process_files
-from gpen.cluster import restore_on_cluster
+from gpen.cluster import list_inputs, restore_on_cluster
 from gpen.engine import Engine
 from gpen.options import EngineConfig, options_for_mode
 from gpen.reports import FileReport, write_report
@@ -82,19 +82,21 @@ def test_an_archive_with_bad_files_matches_the_single_machine_run(ray_cluster, m
     assert (tmp_path / "report.json").stat().st_size > 0
 
 
-def test_two_workers_read_through_a_pyarrow_filesystem(ray_cluster, models, tmp_path, caplog):
+def test_two_workers_list_and_read_through_a_pyarrow_filesystem(ray_cluster, models, tmp_path, caplog):
     from pyarrow import fs
 
     paths = write_photos(tmp_path / "in", 8)
+    (tmp_path / "in" / "notes.txt").write_text("not an input")
     single = process_files(Engine(engine_config(models, batch_size=1)), paths, tmp_path / "single",
                            save=SaveOptions(ext="jpg"))
-    # Paths relative to the filesystem's root: only a read through the filesystem finds these files.
-    relative = [Path(path.name) for path in paths]
+    # Paths relative to the filesystem's root: only a listing and a read through the filesystem find them.
+    filesystem = fs.SubTreeFileSystem(str(tmp_path), fs.LocalFileSystem())
+    listed = list_inputs(["in"], filesystem)
+    assert listed == [Path("in") / path.name for path in paths]
     with caplog.at_level(logging.INFO, logger="gpen.cluster"):
-        cluster = restore_on_cluster(relative, tmp_path / "cluster", engine_config(models, batch_size=1),
-                                     save=SaveOptions(ext="jpg"), workers=2,
-                                     filesystem=fs.SubTreeFileSystem(str(tmp_path / "in"), fs.LocalFileSystem()))
-    assert [report.input for report in cluster] == [path.name for path in paths]
+        cluster = restore_on_cluster(listed, tmp_path / "cluster", engine_config(models, batch_size=1),
+                                     save=SaveOptions(ext="jpg"), workers=2, filesystem=filesystem)
+    assert [report.input for report in cluster] == [str(path) for path in listed]
     assert [report.status for report in cluster] == [report.status for report in single]
     assert sum(report.status == "ok" for report in cluster) >= 6
     for mine, theirs in zip(cluster, single):

@@ -1,5 +1,5 @@
-"""``python -m gpen ... --cluster local`` as a real process: killed halfway and resumed with --skip-existing,
-and a clear message when Ray is not installed."""
+"""``python -m gpen ... --cluster local`` as a real process: killed halfway and resumed with --skip-existing
+(the inputs named the second time by a file:// URI), and a clear message when Ray is not installed."""
 from __future__ import annotations
 
 import json
@@ -51,7 +51,9 @@ def test_a_killed_cluster_run_resumes_with_skip_existing(models, tmp_path):
     total = len(list(inputs.iterdir()))
     assert 3 <= finished() < total, "the run was not interrupted halfway"
 
-    result = run_cli(models, *arguments, "--skip-existing", "--report", str(tmp_path / "r.json"), timeout=240)
+    # The same folder named as a URI: listed and read through a pyarrow filesystem (as s3:// would be).
+    resumed = [inputs.as_uri(), *arguments[1:]]
+    result = run_cli(models, *resumed, "--skip-existing", "--report", str(tmp_path / "r.json"), timeout=240)
     assert result.returncode == 0, result.stderr
     rows = json.loads((tmp_path / "r.json").read_text())
     assert len(rows) == total
@@ -83,6 +85,11 @@ def test_without_ray_the_cluster_option_says_how_to_install_it(models, tmp_path)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_workers_without_cluster_is_bad_usage(models, tmp_path):
-    result = run_cli(models, str(PHOTOS / "lowres_portrait2.jpg"), "-o", str(tmp_path / "out"), "--workers", "2")
-    assert result.returncode == 2 and "--workers goes with --cluster" in result.stderr
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--workers", "2"], "--workers goes with --cluster"),
+    (["--cluster", "local", "-o", "s3://bucket/out"], "results are written to a folder on this machine"),
+])
+def test_bad_cluster_usage_exits_2(models, tmp_path, arguments, message):
+    output = [] if "-o" in arguments else ["-o", str(tmp_path / "out")]
+    result = run_cli(models, str(PHOTOS / "lowres_portrait2.jpg"), *output, *arguments)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
