@@ -105,6 +105,10 @@ class ReadPhoto:
     error: str | None = None
     prepared: PreparedPhoto | None = None
 
+    def failed_report(self, source: Path) -> FileReport:
+        """The report row of a photo that could not be read."""
+        return FileReport(str(source), None, "failed", seconds=self.seconds, error=self.error)
+
 
 @dataclass(frozen=True)
 class FileOutcome:
@@ -123,17 +127,18 @@ def restore_file(engine: Engine, source: Path, target: Path, options: EnhanceOpt
     options, save = options or EnhanceOptions(), save or SaveOptions()
     read = read_photo(0, source, save.max_pixels)
     if read.loaded is None:
-        return FileOutcome(FileReport(str(source), None, "failed", seconds=read.seconds, error=read.error))
+        return FileOutcome(read.failed_report(source))
     [prepared] = _prepare_each(engine, [read.loaded.rgb], options)
     [restored] = _restore_each(engine, [prepared])
     return finish_file(engine, source, target, read, restored, options, save)
 
 
-def read_photo(index: int, source: Path, max_pixels: int) -> ReadPhoto:
-    """Read one input; any failure becomes the photo's error, never the end of the run."""
+def read_photo(index: int, source: Path, max_pixels: int, data: bytes | None = None) -> ReadPhoto:
+    """Read one input (decoded from ``data``, the file's bytes, when a caller has read them already: a
+    cluster run); any failure becomes the photo's error, never the end of the run."""
     started = time.perf_counter()
     try:
-        loaded = load_image(source, max_pixels=max_pixels)
+        loaded = load_image(source if data is None else data, max_pixels=max_pixels, name=str(source))
     except GpenError as error:
         return ReadPhoto(index, None, time.perf_counter() - started, str(error))
     except Exception as error:  # noqa: BLE001  (MemoryError on a huge photo, a decoder bug): this file fails alone
@@ -185,9 +190,12 @@ class BatchRun:
     save: SaveOptions
     video: VideoOptions = VideoOptions()
 
-    def read_and_prepare(self, indexes: list[int]) -> list[ReadPhoto]:
-        """Read these inputs and run the engine's first stage on those that could be read."""
-        read = [read_photo(index, self.inputs[index], self.save.max_pixels) for index in indexes]
+    def read_and_prepare(self, indexes: list[int], data: Sequence[bytes | None] | None = None) -> list[ReadPhoto]:
+        """Read these inputs (from ``data``, their bytes, where given) and run the engine's first stage on
+        those that could be read."""
+        data = data or [None] * len(indexes)
+        read = [read_photo(index, self.inputs[index], self.save.max_pixels, content)
+                for index, content in zip(indexes, data)]
         usable = [photo for photo in read if photo.loaded is not None]
         prepared = iter(_prepare_each(self.engine, [photo.loaded.rgb for photo in usable], self.options))
         return [replace(photo, prepared=next(prepared)) if photo.loaded is not None else photo for photo in read]
@@ -198,6 +206,42 @@ class BatchRun:
         outcome = finish_file(self.engine, self.inputs[photo.index], self.outputs[photo.index], photo, restored,
                               self.options, self.save)
         return replace(outcome, loaded=None, result=None)
+
+    def restore_step(self, indexes: list[int], data: Sequence[bytes | None] | None = None) -> list[FileOutcome]:
+        """One step of a batch run in series, as ``_run_steps`` overlaps it: read and prepare these photos,
+        restore all their faces together, finish and write each. One outcome per index, in order."""
+        photos = self.read_and_prepare(indexes, data)
+        outcomes = {photo.index: FileOutcome(photo.failed_report(self.inputs[photo.index]))
+                    for photo in photos if photo.loaded is None}
+        ready = [photo for photo in photos if photo.prepared is not None]
+        for photo, restored in zip(ready, _restore_each(self.engine, [photo.prepared for photo in ready])):
+            outcomes[photo.index] = self.finish(photo, restored)
+        return [outcomes[index] for index in indexes]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Which inputs a run has to do: those already done (``--skip-existing``), the photos in steps (the
+    photos whose faces the network restores together) and the videos."""
+
+    skipped: list[int]
+    steps: list[list[int]]
+    videos: list[int]
+
+
+def plan_run(inputs: Sequence[Path], outputs: Sequence[Path], save: SaveOptions, photos_per_step: int) -> RunPlan:
+    """Clear what a killed run left half-written, find the results already there (when skipping them) and
+    cut the photos left into steps: the one plan of the single-machine run and the cluster run."""
+    skipped, pending = [], []
+    for index, (source, target) in enumerate(zip(inputs, outputs)):
+        remove_stale_temporaries(target)   # left by a run that was killed while writing
+        if save.skip_existing and target.is_file() and target.stat().st_size > 0:
+            skipped.append(index)
+        else:
+            pending.append(index)
+    photos = [index for index in pending if not is_video(inputs[index])]
+    steps = [photos[start:start + photos_per_step] for start in range(0, len(photos), photos_per_step)]
+    return RunPlan(skipped, steps, [index for index in pending if is_video(inputs[index])])
 
 
 def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options: EnhanceOptions | None = None,
@@ -221,26 +265,22 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
         if on_progress is not None:
             on_progress(len(reports), len(inputs), report)
 
-    pending = []
-    for index, (source, target) in enumerate(zip(inputs, run.outputs)):
-        remove_stale_temporaries(target)   # left by a run that was killed while writing
-        if save.skip_existing and target.is_file() and target.stat().st_size > 0:
-            record(index, FileReport(str(source), str(target), "skipped"))
-        else:
-            pending.append(index)
-    photos = [index for index in pending if not is_video(inputs[index])]
-    step = photos_per_step or engine.config.batch_size
-    stopped = _run_steps(run, [photos[start:start + step] for start in range(0, len(photos), step)], record, stop)
-    stopped = stopped or _run_videos(run, [index for index in pending if is_video(inputs[index])], record, stop,
-                                     on_frame)
+    plan = plan_run(inputs, run.outputs, save, photos_per_step or engine.config.batch_size)
+    for index in plan.skipped:
+        record(index, FileReport(str(inputs[index]), str(run.outputs[index]), "skipped"))
+    stopped = _run_steps(run, plan.steps, record, stop)
+    stopped = stopped or _run_videos(run, plan.videos, record, stop, on_frame)
     for index in range(len(inputs)):
         if index not in reports:
-            if stopped == "interrupted":
-                record(index, FileReport(str(inputs[index]), None, "stopped", error="not processed: interrupted"))
-            else:
-                record(index, FileReport(str(inputs[index]), None, "failed",
-                                         error=f"not processed: the run stopped ({stopped})"))
+            record(index, not_processed(inputs[index], stopped))
     return [reports[index] for index in range(len(inputs))]
+
+
+def not_processed(source: Path, stopped: str | None) -> FileReport:
+    """The row of an input a stopped run did not get to."""
+    if stopped == "interrupted":
+        return FileReport(str(source), None, "stopped", error="not processed: interrupted")
+    return FileReport(str(source), None, "failed", error=f"not processed: the run stopped ({stopped})")
 
 
 def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, FileReport], None],
@@ -267,8 +307,7 @@ def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, Fil
             upcoming = preparer.submit(run.read_and_prepare, steps[number + 1]) if number + 1 < len(steps) else None
             for photo in current:
                 if photo.loaded is None:
-                    record(photo.index, FileReport(str(run.inputs[photo.index]), None, "failed",
-                                                   seconds=photo.seconds, error=photo.error))
+                    record(photo.index, photo.failed_report(run.inputs[photo.index]))
             ready = [photo for photo in current if photo.prepared is not None]
             restored = _restore_each(run.engine, [photo.prepared for photo in ready])
             in_flight = [(photo.index, finisher.submit(run.finish, photo, done))

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import signal
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from . import registry
 from .batch import SaveOptions, process_files
+from .cluster import find_inputs_at, import_ray, restore_on_cluster
 from .inputs import find_inputs
 from .reports import FileReport, FileStatus, write_report
 from .download import tqdm_progress
@@ -29,7 +31,7 @@ from .options import (CONTROL_RANGES, DEFAULT_BATCH_SIZE, DEFAULT_STRENGTH_PERCE
                       DEVICE_CHOICES, FACE_CHOICES, MAX_BATCH_SIZE, MODE_CHOICES, OUTPUT_FORMATS, PRECISION_CHOICES, SWITCHES,
                       VIDEO_QUALITY_RANGE, EngineConfig, EnhanceOptions, VideoOptions, check_batch_size,
                       options_for_mode, strength_from_percent)
-from .errors import GpenError
+from .errors import ClusterError, GpenError
 
 log = logging.getLogger("gpen")
 
@@ -64,6 +66,12 @@ def _video_quality(text: str) -> int:
         return VideoOptions(quality=int(text)).quality
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text}") from None
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of workers from 1 up, got {text}")
+    return int(text)
 
 
 def _batch_size(text: str) -> int:
@@ -139,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write each photo with numbered boxes on the faces it restored (and their landmarks) "
                              "into OUTDIR/face-boxes/, to check what was restored")
     parser.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON row per input")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run on Ray (pip install -r requirements-cluster.txt): 'local' starts Ray on this "
+                             "machine, 'auto' or ray://HOST:PORT joins a running cluster; OUTDIR must be a folder "
+                             "every node sees")
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N",
+                        help="with --cluster: engines running at once (default 1; one per GPU on a GPU cluster)")
     parser.add_argument("--models-dir", type=Path, default=None, help="folder of model files (default: models/)")
     parser.add_argument("--no-download", action="store_true", help="never download missing model files")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -151,18 +165,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if not 1 <= args.quality <= 100:
         parser.error("--quality must be between 1 and 100")
-    inputs, missing = find_inputs(args.inputs)
+    inputs, missing, filesystem = _find_inputs(parser, args)
     if not inputs and not missing:
         parser.error("no image or video files found in the inputs given")
+    if args.workers is not None and not args.cluster:
+        parser.error("--workers goes with --cluster")
     earlier = _earlier_report(parser, args.report, inputs)
     try:
+        if args.cluster:
+            import_ray()
         options = enhance_options(args)
-        engine = _load_engine(args)
+        engine = None if args.cluster else _load_engine(args)   # a cluster's workers load their own
     except (GpenError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     _check_output_folder(parser, args.output)   # created only once there is something to put in it
-    if engine.plan.note:
+    if engine is not None and engine.plan.note:
         print(f"note: {engine.plan.note}", file=sys.stderr)
     bar = tqdm(total=len(inputs), unit="file", disable=args.quiet, file=sys.stderr)
 
@@ -176,13 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     try:
         with _first_interrupt_sets(stop):
-            reports = missing + process_files(engine, inputs, args.output, options,
-                                              SaveOptions(ext=args.ext, quality=args.quality,
-                                                          skip_existing=args.skip_existing,
-                                                          strip_metadata=args.strip_metadata,
-                                                          face_boxes=args.face_boxes), advance, stop,
-                                              video=VideoOptions(args.video_quality, args.smoothing),
-                                              on_frame=frame_done)
+            reports = missing + _run(args, inputs, filesystem, engine, options, advance, frame_done, stop)
+    except ClusterError as error:
+        bar.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         bar.close()
         print("\nstopped at once (second Ctrl-C); finished results are complete, no report written",
@@ -196,12 +212,55 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_report(reports, args.report)
         except GpenError as error:
             print(f"error: the report could not be written: {error}", file=sys.stderr)
-            _print_summary(reports, engine)
+            _print_summary(reports, _described(args, engine))
             return 1
-    _print_summary(reports, engine)
+    _print_summary(reports, _described(args, engine))
     if stop.is_set():
         return 130
     return 0 if all(report.succeeded for report in reports) else 1
+
+
+def _find_inputs(parser: argparse.ArgumentParser,
+                 args: argparse.Namespace) -> tuple[list[Path], list[FileReport], object | None]:
+    """The inputs, the rows of those not found, and the ``pyarrow.fs`` filesystem that inputs given as URIs
+    (s3://, gs://, file://; with --cluster only) are read through, else None."""
+    if _URI.match(str(args.output)):
+        parser.error(f"-o {args.output}: results are written to a folder on this machine or a shared filesystem")
+    if not any(_URI.match(item) for item in args.inputs):
+        return (*find_inputs(args.inputs), None)
+    if not args.cluster:
+        parser.error("inputs given as URIs (s3://, gs://, file://) are read with --cluster only")
+    try:
+        filesystem, inputs = find_inputs_at(args.inputs)
+    except (GpenError, ImportError) as error:
+        parser.error(str(error))
+    return inputs, [], filesystem
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")   # s3://..., file:///...; not a drive letter (C:/)
+
+
+def _run(args: argparse.Namespace, inputs: list[Path], filesystem: object | None, engine: Engine | None,
+         options: EnhanceOptions,
+         advance: Callable[[int, int, FileReport], None], frame_done: Callable[[int, int], None],
+         stop: threading.Event) -> list[FileReport]:
+    """The run itself: on this machine with ``engine``, or on the Ray cluster ``--cluster`` names."""
+    save = SaveOptions(ext=args.ext, quality=args.quality, skip_existing=args.skip_existing,
+                       strip_metadata=args.strip_metadata, face_boxes=args.face_boxes)
+    video = VideoOptions(args.video_quality, args.smoothing)
+    if engine is None:
+        for name in ("ray", "ray.data"):   # Ray's own progress lines: the bar shows ours
+            logging.getLogger(name).setLevel(logging.ERROR)
+        return restore_on_cluster(inputs, args.output, engine_config(args), options, save, address=args.cluster,
+                                  workers=args.workers or 1, filesystem=filesystem, video=video,
+                                  on_progress=advance, stop=stop)
+    return process_files(engine, inputs, args.output, options, save, advance, stop, video=video, on_frame=frame_done)
+
+
+def _described(args: argparse.Namespace, engine: Engine | None) -> str:
+    if engine is None:
+        return f"{Path(str(args.model)).stem} on the Ray cluster {args.cluster}, {args.workers or 1} workers"
+    return f"{engine.model_name} on {engine.plan.device.type}, {engine.plan.precision}"
 
 
 @contextlib.contextmanager
@@ -279,25 +338,28 @@ def enhance_options(args: argparse.Namespace) -> EnhanceOptions:
                                         min_face_px=args.min_face, aligned=args.aligned, **explicit)
 
 
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The engine the parsed arguments ask for."""
+    return EngineConfig(model=args.model, detector=args.detector, device=args.device, precision=args.precision,
+                        batch_size=args.batch_size, models_folder=args.models_dir, download=not args.no_download,
+                        compile=args.compile)
+
+
 def _load_engine(args: argparse.Namespace) -> Engine:
     progress, close = tqdm_progress("downloading model") if not args.quiet else (None, lambda: None)
     try:
-        return Engine(EngineConfig(model=args.model, detector=args.detector, device=args.device,
-                                   precision=args.precision,
-                                   batch_size=args.batch_size, models_folder=args.models_dir,
-                                   download=not args.no_download, compile=args.compile), progress=progress)
+        return Engine(engine_config(args), progress=progress)
     finally:
         close()
 
 
-def _print_summary(reports: Sequence[FileReport], engine: Engine) -> None:
+def _print_summary(reports: Sequence[FileReport], described: str) -> None:
     counts = {status: sum(report.status == status for report in reports)
               for status in get_args(FileStatus)}
     faces = sum(report.faces for report in reports)
     stopped = f", {counts['stopped']} stopped" if counts["stopped"] else ""
     print(f"{counts['ok']} restored ({faces} faces), {counts['no_faces']} without faces, "
-          f"{counts['skipped']} skipped, {counts['failed']} failed{stopped} "
-          f"[{engine.model_name} on {engine.plan.device.type}, {engine.plan.precision}]", file=sys.stderr)
+          f"{counts['skipped']} skipped, {counts['failed']} failed{stopped} [{described}]", file=sys.stderr)
     for report in reports:
         if report.status == "failed":
             reason = report.error if report.input in (report.error or "") else f"{report.input}: {report.error}"

@@ -66,3 +66,8 @@ class VideoReadError(GpenError):
 
 class VideoWriteError(ImageWriteError):
     """A video result could not be encoded or written; nothing partial is left behind."""
+
+
+class ClusterError(GpenError):
+    """A cluster run could not start or was lost: Ray is not installed, the cluster cannot be reached, or
+    the workers could not load the engine."""

@@ -98,16 +98,16 @@ class LoadedImage:
 
 
 def load_image(
-    source: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    source: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
 ) -> LoadedImage:
     """Decode a JPEG, PNG, WebP, BMP, TIFF or GIF (first frame) file or byte string.
 
     The pixel count is checked against ``max_pixels`` from the header, before decoding. Raises
     ``ImageTooLargeError`` for images over the limit and ``ImageReadError`` for anything unreadable;
-    every message names the file (``<bytes>`` for in-memory data).
+    every message names the file (for in-memory data ``name``, the file the bytes came from, else ``<bytes>``).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        name = _BYTES_NAME
+        name = name or _BYTES_NAME
         with io.BytesIO(bytes(source)) as handle:
             return _load_from_handle(handle, name, max_pixels)
     name = os.fspath(source)

@@ -108,3 +108,18 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return folder
     return tmp_path_factory.mktemp("screenshots")
 
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray (two CPUs, no dashboard, no progress bars) shared by every cluster test."""
+    import logging
+
+    from gpen.cluster import import_ray, local_runtime_env
+
+    ray = import_ray()   # no skip: CI installs Ray (./run.sh test), and a missing Ray must fail these tests
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, runtime_env=local_runtime_env())
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()
