@@ -360,6 +360,9 @@ def _print_summary(reports: Sequence[FileReport], described: str) -> None:
     stopped = f", {counts['stopped']} stopped" if counts["stopped"] else ""
     print(f"{counts['ok']} restored ({faces} faces), {counts['no_faces']} without faces, "
           f"{counts['skipped']} skipped, {counts['failed']} failed{stopped} [{described}]", file=sys.stderr)
+    if counts["stopped"]:
+        print(f"  stopped: the run was interrupted before {counts['stopped']} of the files; run the same command "
+              "with --skip-existing to go on", file=sys.stderr)
     for report in reports:
         if report.status == "failed":
             reason = report.error if report.input in (report.error or "") else f"{report.input}: {report.error}"

@@ -17,13 +17,11 @@ import gradio as gr
 import numpy as np
 
 from gpen import EnhanceOptions
-from gpen.errors import GpenError
-from gpen.images import load_image
 
 from . import options as controls
 from .clients import ClientWatch
 from .engine_holder import EngineHolder
-from .files import THUMBNAIL_SIDE_PX, BatchLimits, RequestFolders, link_or_copy, save_preview, zip_results
+from .files import BatchLimits, RequestFolders, link_or_copy, zip_results
 from .i18n import language_of_request, text
 from .jobs import Jobs
 from .messages import shown
@@ -142,18 +140,12 @@ class Handlers:
         language = language_of_request(request)
         options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned,
                                 self.slider_values(adjustments))
-        outcome = self.jobs.restore_batch(files, options, language, progress, getattr(request, "session_hash", None))
+        outcome = self.jobs.restore_batch(files, options, language, progress, getattr(request, "session_hash", None),
+                                          gallery=True)
+        summary = batch_summary(outcome.rows, outcome.seconds, outcome.folder, language)
+        folder = gr.update(value=str(outcome.folder), visible=True)
         if outcome.client_left:             # nobody is left to see a gallery or a ZIP
-            summary = batch_summary(outcome.rows, outcome.seconds, outcome.folder, language)
-            return [], report_table(outcome.rows, language), gr.update(), summary
-        gallery = []
-        for number, (path, name) in enumerate(outcome.results):
-            try:
-                thumbnail = load_image(path, max_pixels=self.holder.settings.output.max_pixels).rgb
-                gallery.append((str(save_preview(thumbnail, outcome.work / "thumbnails" / f"{number:05d}.jpg",
-                                                 THUMBNAIL_SIDE_PX)), name))
-            except GpenError as error:
-                log.warning("no thumbnail for %s: %s", path, error)
+            return [], report_table(outcome.rows, language), gr.update(), summary, folder
         archive = None
         if outcome.results:
             archive = zip_results([path for path, _ in outcome.results], [outcome.folder / "report.json"],
@@ -162,12 +154,13 @@ class Handlers:
             gr.Info(text("batch_stopped", language, total=len(outcome.rows),
                          done=sum(row.status != "stopped" for row in outcome.rows)))
         failed = [row for row in outcome.rows if row.status == "failed"]
-        if failed:
-            names = ", ".join(Path(row.input).name for row in failed[:5]) + (" …" if len(failed) > 5 else "")
-            gr.Warning(shown(f"{text('status_failed', language)}: {names}"))
-        return (gallery, report_table(outcome.rows, language),
-                gr.update(value=str(archive) if archive else None, visible=archive is not None),
-                batch_summary(outcome.rows, outcome.seconds, outcome.folder, language))
+        if failed:   # stays until closed; the whole errors are at the top of the table
+            lines = [row.error if row.input in (row.error or "") else f"{row.input}: {row.error}"
+                     for row in failed[:5]] + (["…"] if len(failed) > 5 else [])
+            gr.Warning(shown(text("batch_failed_popup", language, count=len(failed), total=len(outcome.rows))
+                             + "\n" + "\n".join(lines)), duration=None)
+        return (outcome.gallery, report_table(outcome.rows, language),
+                gr.update(value=str(archive) if archive else None, visible=archive is not None), summary, folder)
 
     def stop_batch(self, request: gr.Request) -> None:
         """Stop: the batch in progress finishes its photos in flight and keeps every result so far."""

@@ -32,6 +32,8 @@ from .files import (
     outputs_root,
     save_preview,
 )
+from .batch_progress import BatchProgress
+from .gallery import batch_gallery
 from .i18n import text
 from .messages import problem_key
 from .reports import named_row
@@ -71,6 +73,7 @@ class BatchOutcome:
     seconds: float
     client_left: bool = False             # its client went away before the end
     stop_asked: bool = False              # the person pressed Stop
+    gallery: list[tuple[str, str]] = dataclasses.field(default_factory=list)   # (before | after, caption)
 
 
 class Jobs:
@@ -147,10 +150,11 @@ class Jobs:
         return SingleOutcome(target, before, after, info)
 
     def restore_batch(self, uploads: Sequence[str | Path] | None, options: EnhanceOptions, language: str,
-                      progress: gr.Progress | None, session: str | None = None) -> BatchOutcome:
+                      progress: gr.Progress | None, session: str | None = None, gallery: bool = False) -> BatchOutcome:
         """Restore every uploaded photo (ZIPs unpacked) into a new folder under ``outputs/``. When the person
         presses Stop (``running.stop("batch", session)``) or the client of ``session`` goes away, the batch
-        finishes the photos in flight and stops, keeping the photos done so far; the rest are "stopped"."""
+        finishes the photos in flight and stops, keeping the photos done so far; the rest are "stopped".
+        With ``gallery``, each result also gets a before | after thumbnail."""
         if not uploads:
             raise gr.Error(text("no_files", language), print_exception=False)
         uploads = [Path(upload) for upload in uploads]
@@ -172,20 +176,29 @@ class Jobs:
             key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
             raise gr.Error(text(key, language), print_exception=False) from None
         names = {str(item.path): item.name for item in inputs}
+        tracker = BatchProgress(list(names), names, language)
         unit = text("unit_photos", language)
 
         def advance(done: int, total: int, report: FileReport) -> None:
+            line = tracker.record(report)
             if progress is not None:
-                progress((done, total), desc=names.get(report.input, Path(report.input).name), unit=unit)
+                progress(tracker.done, desc=line, unit=unit)
 
         def run(engine: Engine) -> list[FileReport]:
+            tracker.started = time.perf_counter()     # the time left counts from here, not from the wait
             if progress is not None:
-                progress((0, len(inputs)), desc=text("loading_model", language), unit=unit)
+                progress(tracker.done, desc=tracker.line(), unit=unit)
             return process_files(engine, [item.path for item in inputs], folder, options, settings.output, advance,
                                  stop=job.stop)
 
+        if progress is not None:
+            progress(0, desc=text("loading_model", language))
         with self.clients.stop_signal(session) as stop, self.running.running("batch", session, stop) as job:
-            reports = self.with_engine(language, run) if inputs else []
+            try:
+                reports = self.with_engine(language, run) if inputs else []
+            except gr.Error:
+                _remove_empty(folder)     # the models were missing: no empty folder left behind
+                raise
         asked, client_left = job.asked.is_set(), stop.is_set() and not job.asked.is_set()
         if stop.is_set():
             log.info("batch stopped (%s): %d of %d photos done, kept in %s",
@@ -198,8 +211,21 @@ class Jobs:
         except GpenError as error:
             log.warning("%s", error)
         results = [(Path(row.output), row.input) for row in rows if row.output and row.status != "failed"]
+        thumbnails = []
+        if gallery and not client_left:
+            pairs = [(Path(report.input), Path(report.output), names[report.input]) for report in reports
+                     if report.output and report.status not in ("failed", "stopped")]
+            thumbnails = batch_gallery(pairs, work / "thumbnails", settings.output.max_pixels)
         _remove_tree(work / "inputs")
-        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, client_left, asked)
+        return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, client_left, asked,
+                            thumbnails)
 
 def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:   # not empty, or already gone
+        pass
