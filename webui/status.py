@@ -52,7 +52,8 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
         lines.append("- " + text("status_cuda_no", language, reason=text(reason, language)))
     if state.loaded:
         lines.append("- " + text("status_loaded", language, model=state.model_name, device=state.device,
-                                 precision=state.precision, batch_size=state.batch_size, detector=state.detector))
+                                 precision=state.precision, batch_size=state.batch_size,
+                                 detector=state.detector or state.settings.engine.detector))
         if state.note:
             lines.append("- " + text("status_note", language, note=state.note))
         if state.waiting:
