@@ -71,7 +71,8 @@ class SettingsEvents:
         return self.settings_view(language)
 
     def reload_model(self, request: gr.Request) -> tuple:
-        """Build the engine again from the current settings (after model files were added by hand)."""
+        """Build the engine again from the current settings (after model files were added by hand) and say
+        what was loaded, or why not."""
         language = language_of_request(request)
         if self.locked:
             gr.Warning(text("settings_locked", language))
@@ -111,8 +112,9 @@ class SettingsEvents:
 
     def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
                         model: str | None = None, detector: str | None = None) -> tuple:
-        """Download the files the chosen model and detector need that are missing, then load the engine
-        if none is."""
+        """Download the files the chosen model and detector need that are missing, then load the settings in
+        force if nothing is loaded or they were waiting for files. A failure is told in a pop-up and kept
+        in ``failures`` for the status panel."""
         language = language_of_request(request)
         if self.locked:
             gr.Warning(text("settings_locked", language))
