@@ -56,7 +56,7 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
             continue
         logger.info("saved %s", destination)
         return destination
-    raise DownloadError(_failure_message(destination, failures))
+    raise DownloadError(_failure_message(destination, failures, url_list), tuple(failures))
 
 
 def _download_once(url: str, destination: Path, sha256: str | None, timeout_s: float,
@@ -107,11 +107,14 @@ def _received(bytes_done: int, bytes_total: int | None) -> str:
     return f"{bytes_done} of {bytes_total} bytes" if bytes_total is not None else f"{bytes_done} bytes"
 
 
-def _failure_message(destination: Path, failures: list[tuple[str, str]]) -> str:
+def _failure_message(destination: Path, failures: list[tuple[str, str]], urls: Sequence[str]) -> str:
     tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures) or "  (no download address known)"
-    return (f"Could not download {destination.name}.\n{tried}\n"
-            f"Download it by hand from one of these addresses and save it as {destination.name} "
-            f"in {destination.parent}.")
+    by_hand = (f"download it by hand from {urls[0]}{' (or another address above)' if len(urls) > 1 else ''} "
+               f"and save it as {destination.name} in {destination.parent}" if urls else
+               f"put {destination.name} in {destination.parent} by hand")
+    return (f"Could not download {destination.name}:\n{tried}\n"
+            f"Check the network connection, or the proxy (HTTPS_PROXY) if this machine reaches the internet "
+            f"through one, and try again; or {by_hand}.")
 
 
 def tqdm_progress(description: str) -> tuple[ProgressCallback, Callable[[], None]]:

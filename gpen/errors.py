@@ -17,7 +17,14 @@ class ModelFileError(GpenError):
 
 
 class DownloadError(ModelFileError):
-    """A model file could not be downloaded (network error, HTTP error, cut transfer, bad checksum)."""
+    """A model file could not be downloaded (network error, HTTP error, cut transfer, bad checksum).
+
+    ``attempts`` holds ``(address, why it failed)`` for each address tried, for front ends that word the
+    message themselves."""
+
+    def __init__(self, message: str, attempts: tuple[tuple[str, str], ...] = ()):
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class ImageReadError(GpenError):

@@ -106,7 +106,8 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
                        progress: ProgressCallback | None = None, timeout_s: float = 30.0) -> Path:
     """The file for a model given by path or registry name, downloading a missing registry file.
 
-    ``GPEN_NO_DOWNLOAD=1`` in the environment turns downloading off, as ``download=False`` does.
+    ``GPEN_NO_DOWNLOAD=1`` in the environment turns downloading off, as ``download=False`` does; either
+    way a missing file raises ``ModelFileError`` naming the file, the folder and its addresses.
     """
     if _is_path(model):
         path = Path(model).expanduser()
@@ -121,10 +122,18 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
         return path
     if download and not _downloads_disabled():
         return download_file(spec.urls, path, sha256=spec.sha256, timeout_s=timeout_s, progress=progress)
+    raise ModelFileError(missing_file_message(spec, folder))
+
+
+def missing_file_message(spec: registry.ModelSpec, folder: Path) -> str:
+    """Why ``spec``'s file cannot be used (it is not in ``folder``) and how to get it, one address a line.
+
+    Says that downloading is turned off only where ``GPEN_NO_DOWNLOAD`` is set; a caller that merely
+    did not ask to download (the web app building its engine) gets the plain advice."""
     addresses = "\n".join(f"  - {url}" for url in spec.urls)
-    raise ModelFileError(f"model file {spec.file_name} is not in {folder} and downloading is turned off. "
-                         f"Download it from one of these addresses and save it as {spec.file_name} "
-                         f"in {folder}:\n{addresses}")
+    turned_off = ", and downloading is turned off (GPEN_NO_DOWNLOAD is set)" if _downloads_disabled() else ""
+    return (f"model file {spec.file_name} is not in {folder}{turned_off}. Download it from one of these "
+            f"addresses and save it as {spec.file_name} in {folder}:\n{addresses}")
 
 
 def _is_file(path: Path) -> bool:

@@ -68,22 +68,25 @@ def output_index(config: dict[str, Any], api_name: str, elem_id: str) -> int:
     return next(index for index, number in enumerate(outputs) if components[number]["props"].get("elem_id") == elem_id)
 
 
-def join(app: AppProcess, config: dict[str, Any], api_name: str, data: list[Any]) -> str:
-    """Put one of the page's events in the queue; returns its session."""
+def join(app: AppProcess, config: dict[str, Any], api_name: str, data: list[Any],
+         headers: dict[str, str] | None = None) -> str:
+    """Put one of the page's events in the queue (``headers``: e.g. the browser's Accept-Language); returns
+    its session."""
     dependency = page_dependency(config, api_name)
     session = secrets.token_hex(8)
-    response = httpx.post(app.url + "gradio_api/queue/join", timeout=TIMEOUT_S, json={
+    response = httpx.post(app.url + "gradio_api/queue/join", timeout=TIMEOUT_S, headers=headers, json={
         "data": data, "fn_index": dependency["id"], "session_hash": session, "event_data": None,
         "trigger_id": dependency["targets"][0][0]})
     response.raise_for_status()
     return session
 
 
-def page_event(app: AppProcess, api_name: str, changes: dict[int, Any] | None = None) -> PageOutcome:
+def page_event(app: AppProcess, api_name: str, changes: dict[int, Any] | None = None,
+               headers: dict[str, str] | None = None) -> PageOutcome:
     """Run a page event with the page's current values, ``changes`` (input index: value) applied."""
     config = page_config(app)
     data = page_inputs(config, api_name)
     for index, value in (changes or {}).items():
         data[index] = value
-    return follow(app, join(app, config, api_name, data), TIMEOUT_S)
+    return follow(app, join(app, config, api_name, data, headers), TIMEOUT_S)
 

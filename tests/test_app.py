@@ -215,6 +215,9 @@ def test_without_model_files_the_app_starts_and_enhance_explains(empty_app):
     assert str(empty_app.models) not in message     # no server paths in messages: the Settings tab shows the folder
     assert "Traceback" not in message
     assert "no model loaded yet" in empty_app.log()
+    assert "downloading is turned off (GPEN_NO_DOWNLOAD is set)" in message     # start_app sets it
+    urls = registry.get_spec("GPEN-BFR-512").urls
+    assert len(urls) >= 2 and all(f"<br>  - {url}<br>" in message for url in urls)   # a line each in the pop-up
 
 
 # ---- the UI layer's own pieces ------------------------------------------------------------------------

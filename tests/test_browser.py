@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from app_process import AppProcess, start_app, start_app_with_tiny_models
 from browser_pages import expect, open_page, require_browser, screenshot
+from local_http import NotFound, proxy_environment, serve_on_loopback
 from photos import PHOTOS
 
+from gpen import registry
 from webui import options as controls
 
 
@@ -36,6 +38,22 @@ def empty_app(tmp_path_factory) -> AppProcess:
     running = start_app(folder, folder / "models")
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def unreachable_app(tmp_path_factory) -> AppProcess:
+    """No model files, downloading on, and every download refused by a web proxy on 127.0.0.1 (404)."""
+    folder = tmp_path_factory.mktemp("browser_unreachable_app")
+    (folder / "models").mkdir()
+    with serve_on_loopback(NotFound) as proxy:
+        running = start_app(folder, folder / "models", env={**proxy_environment(proxy), "GPEN_NO_DOWNLOAD": ""})
+        yield running
+        running.stop()
+
+
+def lines_of(locator) -> list[str]:
+    """The lines a person sees in an element, as the browser lays them out."""
+    return [line.strip() for line in locator.inner_text().splitlines() if line.strip()]
 
 
 def enhance_one_photo(page, photo: Path) -> None:
@@ -223,6 +241,42 @@ def test_without_model_files_the_page_shows_what_is_missing_and_enhance_explains
         expect(files.locator("tr", has_text=name)).to_contain_text("missing")
     expect(page.locator("#settings-status")).to_contain_text(str(empty_app.models))
     expect(page.locator("#settings-download")).to_be_visible()
+    page.context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_missing_files_and_a_failed_download_are_told_an_address_a_line(unreachable_app, browser, locale):
+    english = locale == "en-US"
+    urls = registry.get_spec("GPEN-BFR-512").urls
+    assert len(urls) >= 2
+    page = open_page(browser, unreachable_app.url, locale=locale)
+    page.locator("#single-input input[type=file]").set_input_files(str(PHOTOS / "lowres_portrait2.jpg"))
+    expect(page.locator("#single-input img").first).to_be_visible()
+    page.locator("#single-enhance").click()
+    # (finding the faces of the new photo fails in the same way, so there may be two such pop-ups)
+    popup = page.locator(".toast-message-text.error").filter(has_text="GPEN-BFR-512.pth").last
+    expect(popup).to_contain_text("The model files are not ready" if english else "模型文件尚未就绪")
+    expect(popup).to_contain_text("GPEN-BFR-512.pth is not in models. Download it from one of these addresses")
+    assert [line for line in lines_of(popup) if "://" in line] == [f"- {url}" for url in urls]   # a line each
+    assert "turned off" not in popup.inner_text()
+
+    page.get_by_role("tab", name="Settings" if english else "设置").click()
+    page.locator("#settings-download").click()
+    warning = page.locator(".toast-message-text.warning").filter(has_text="GPEN-BFR-512.pth").last
+    expect(warning).to_contain_text("Downloading GPEN-BFR-512.pth failed:" if english else "下载 GPEN-BFR-512.pth 失败：")
+    tried = [line for line in lines_of(warning) if line.startswith("- ")]
+    assert tried == [f"- {url}: cannot connect: Tunnel connection failed: 404 Not Found" for url in urls]
+    expect(warning).to_contain_text("HTTPS_PROXY")
+
+    page.reload()        # the failure stays in the status panel, not only in the pop-up that goes away
+    page.get_by_role("tab", name="Settings" if english else "设置").click()
+    status = page.locator("#settings-status")
+    expect(status).to_contain_text("Last download failed:" if english else "上次下载失败：")
+    expect(status).to_contain_text("nothing yet" if english else "尚未加载")
+    expect(status.locator("li li", has_text="404 Not Found")).to_have_count(len(urls))
+    for url in urls:      # the reason nothing is loaded, with each address as an item of its own
+        expect(status.locator("li li", has_text=url).first).to_have_text(url)
+    expect(status.locator("li li", has_text="HTTPS_PROXY")).to_contain_text(str(unreachable_app.models))
     page.context.close()
 
 

@@ -114,6 +114,10 @@ def test_not_found(server: LocalServer, tmp_path: Path) -> None:
     assert "404" in message and url in message
     assert "GPEN-BFR-512.pth" in message and str(tmp_path) in message
     assert isinstance(caught.value, ModelFileError)
+    assert caught.value.attempts == ((url, "HTTP 404 Not Found"),)
+    assert message.splitlines()[1] == f"  - {url}: HTTP 404 Not Found"       # each address on its own line
+    assert "Check the network connection, or the proxy (HTTPS_PROXY)" in message
+    assert f"download it by hand from {url} and save it as GPEN-BFR-512.pth in {tmp_path}." in message
     assert_nothing_left(tmp_path)
 
 
@@ -152,8 +156,10 @@ def test_unreachable_server(tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(DownloadError, match="cannot connect"):
+    with pytest.raises(DownloadError, match="cannot connect") as caught:
         download_file(f"http://127.0.0.1:{port}/model.pth", tmp_path / "model.pth", timeout_s=1.0)
+    [(url, reason)] = caught.value.attempts
+    assert url == f"http://127.0.0.1:{port}/model.pth" and "Connection refused" in reason
     assert_nothing_left(tmp_path)
 
 
@@ -217,5 +223,6 @@ def test_failed_download_leaves_no_file_so_a_later_start_never_loads_one(
     assert code == 1 and f"Could not download {spec.file_name}" in error and reason in error
     assert sorted(item.name for item in folder.iterdir()) == sorted(
         item.name for item in models_folder.iterdir() if item.name != spec.file_name)   # no partial file
-    with pytest.raises(ModelFileError, match="is not in .* downloading is turned off"):
+    with pytest.raises(ModelFileError, match=f"{spec.file_name} is not in {folder}. Download it from") as caught:
         Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))
+    assert "turned off" not in str(caught.value)    # downloading is on; this caller only did not ask for it

@@ -203,18 +203,22 @@ def test_not_a_restorer(tmp_path: Path) -> None:
         load_restorer("parsenet", folder=tmp_path, download=False)
 
 
-def test_missing_registry_file_without_download(tmp_path: Path) -> None:
+def test_missing_registry_file_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPEN_NO_DOWNLOAD", raising=False)
     with pytest.raises(ModelFileError) as caught:
         resolve_model_file("GPEN-BFR-512", folder=tmp_path, download=False)
     message = str(caught.value)
-    assert "GPEN-BFR-512.pth" in message and str(tmp_path) in message
-    assert all(url in message for url in registry.get_spec("GPEN-BFR-512").urls)
+    assert message.startswith(f"model file GPEN-BFR-512.pth is not in {tmp_path}. Download it from one of these")
+    assert "turned off" not in message          # the caller did not ask to download; downloading is not off
+    urls = registry.get_spec("GPEN-BFR-512").urls
+    assert len(urls) >= 2 and message.splitlines()[1:] == [f"  - {url}" for url in urls]   # a line each
     assert list(tmp_path.iterdir()) == []
 
 
 def test_no_download_environment_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("GPEN_NO_DOWNLOAD", "1")
-    with pytest.raises(ModelFileError, match="downloading is turned off"):
+    with pytest.raises(ModelFileError, match=r"GPEN-BFR-256.pth is not in .*, and downloading is turned off "
+                                              r"\(GPEN_NO_DOWNLOAD is set\)"):
         resolve_model_file("GPEN-BFR-256", folder=tmp_path, download=True)
 
 
@@ -321,5 +325,5 @@ def test_partial_download_left_by_a_killed_run_is_never_loaded(models_folder, tm
     shutil.copytree(models_folder, folder)
     restorer = folder / "GPEN-BFR-512.pth"
     restorer.rename(folder / ".GPEN-BFR-512.pth.tmp-0badc0de")   # a download killed before its rename
-    with pytest.raises(ModelFileError, match="GPEN-BFR-512.pth is not in .* downloading is turned off"):
+    with pytest.raises(ModelFileError, match="GPEN-BFR-512.pth is not in .*. Download it from"):
         Engine(EngineConfig(models_folder=folder, download=False, device="cpu"))

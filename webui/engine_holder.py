@@ -4,6 +4,10 @@ Every handler that runs the network holds ``EngineHolder.lock`` while it does (`
 as engine``). New settings build a complete new engine first, outside the lock, while jobs may
 still run on the old one; only then is the lock taken (waiting for the running job to finish) and
 the engine swapped in one assignment. A failed build leaves the running engine untouched.
+
+The settings in force and the settings the running engine was built from differ only after ``wait_for``:
+new settings whose model files are missing are kept (and saved) while the running engine goes on, until
+a reload builds them.
 """
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ EngineFactory = Callable[[Settings], Engine]
 
 @dataclass(frozen=True)
 class EngineState:
-    """What the status panel shows: the settings, and the engine's description or why there is none."""
+    """What the status panel shows: the settings, and the engine's description or why there is none.
+    ``waiting``: the settings ask for another engine than the one running (see ``EngineHolder.wait_for``)."""
 
     settings: Settings
     loaded: bool
@@ -39,6 +44,16 @@ class EngineState:
     batch_size: int | None = None
     note: str = ""
     error: str | None = None
+    detector: str | None = None
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The running engine and the settings it was built from (swapped together, in one assignment)."""
+
+    engine: Engine
+    settings: Settings
 
 
 class EngineHolder:
@@ -51,7 +66,7 @@ class EngineHolder:
         self.models_folder = models_folder
         self._factory = factory or self._build
         self._settings = settings
-        self._engine: Engine | None = None
+        self._running: _Running | None = None
         self._error: str | None = None
 
     def _build(self, settings: Settings) -> Engine:
@@ -63,11 +78,22 @@ class EngineHolder:
         return self._settings
 
     def state(self) -> EngineState:
-        engine, settings = self._engine, self._settings
-        if engine is None:
+        running, settings = self._running, self._settings
+        if running is None:
             return EngineState(settings, False, error=self._error)
+        engine = running.engine
         return EngineState(settings, True, engine.model_name, engine.plan.device.type, engine.plan.precision,
-                           engine.config.batch_size, engine.plan.note)
+                           engine.config.batch_size, engine.plan.note, detector=running.settings.engine.detector,
+                           waiting=running.settings.engine != settings.engine)
+
+    def wait_for(self, settings: Settings, error: GpenError) -> EngineState:
+        """Make ``settings`` the settings in force without building them (their model files are missing):
+        a running engine keeps running, and the next reload (or start) builds them."""
+        with self._build_lock, self.lock:
+            self._settings = settings
+            if self._running is None:
+                self._error = str(error)
+        return self.state()
 
     def load(self) -> EngineState:
         """Build the engine for the current settings if there is none; the error is kept, not raised."""
@@ -81,14 +107,14 @@ class EngineHolder:
         """The engine, held exclusively for the block. Builds it first if there is none yet (after a
         download, or at start); raises ``ModelFileError`` (or another ``GpenError``) when it cannot."""
         with self.lock:
-            if self._engine is None:
+            if self._running is None:
                 try:
-                    self._engine = self._factory(self._settings)
+                    self._running = _Running(self._factory(self._settings), self._settings)
                     self._error = None
                 except (GpenError, ValueError) as error:
                     self._error = str(error)
                     raise
-            yield self._engine
+            yield self._running.engine
 
     def apply(self, settings: Settings, force: bool = False) -> EngineState:
         """Switch to ``settings``. A new engine is built only when an engine setting changed (or
@@ -96,19 +122,20 @@ class EngineHolder:
         settings and the error is raised; with no engine running the new settings are kept anyway
         (there is nothing to fall back to) and the error is recorded and raised."""
         with self._build_lock:
-            if not force and self._engine is not None and settings.engine == self._settings.engine:
+            if not force and self._running is not None and settings.engine == self._running.settings.engine:
                 with self.lock:
                     self._settings = settings
                 return self.state()
             try:
                 engine = self._factory(settings)
             except (GpenError, ValueError) as error:
-                if self._engine is None:
+                if self._running is None:
                     with self.lock:
                         self._settings, self._error = settings, str(error)
                 raise
             with self.lock:
-                old, self._engine, self._settings, self._error = self._engine, engine, settings, None
+                old, self._running = self._running, _Running(engine, settings)
+                self._settings, self._error = settings, None
             log.info("engine swapped: %s on %s (%s), batch size %d", engine.model_name, engine.plan.device,
                      engine.plan.precision, engine.config.batch_size)
         del old

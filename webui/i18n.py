@@ -3,11 +3,13 @@
 Labels of components are ``gr.I18n`` keys, translated by the browser. Text the handlers make at
 run time (status, notices, errors, table headings) is translated here with ``text(key, language)``,
 the language read from the request's ``Accept-Language`` header, which the browser sets from the
-same preference.
+same preference. The text about model files is in ``model_texts``.
 """
 from __future__ import annotations
 
 from typing import Any
+
+from . import model_texts
 
 EN: dict[str, str] = {
     # page
@@ -102,11 +104,6 @@ EN: dict[str, str] = {
                        "try a larger photo, or lower “Smallest face to restore” under Advanced.",
     "cannot_read": "This file cannot be used: {error}",
     "failed": "Restoring this photo failed: {error}",
-    "models_missing": "The model files are not ready: {error}\n\nOpen the Settings tab and press "
-                      "“Download missing model files”, or put the files there by hand.",
-    "models_missing_banner": "**The model files are not ready yet**, so photos cannot be restored. Open the "
-                             "**Settings** tab: it lists the missing files and where they go, and has a button "
-                             "that downloads them.",
     "unpacking": "Unpacking {name}",
     "loading_model": "Loading the model",
     "unit_photos": "photos",
@@ -125,14 +122,7 @@ EN: dict[str, str] = {
     "batch_stopping": "Stopping after the photos in progress; every result so far is kept.",
     "batch_stopped": "Stopped: {done} of {total} files done. The results so far are in the folder and the ZIP.",
     "batch_summary_stopped": " {stopped} not processed (stopped).",
-    "settings_applied": "Settings applied.",
-    "settings_kept": "The new settings could not be applied, so the current model keeps running: {error}",
-    "settings_saved_not_loaded": "Settings saved, but the model cannot be loaded yet: {error}",
     "bad_setting": "That setting is not valid: {error}",
-    "downloading": "Downloading {name}",
-    "downloaded": "Downloaded: {names}.",
-    "nothing_to_download": "Every model file this model needs is already there.",
-    "download_failed": "Downloading failed: {error}",
     "disk_full": "The server's disk is full, so this could not be finished. Try again later, or with fewer or "
                  "smaller photos.",
     "unexpected_error": "Something went wrong on the server, so this could not be finished. The details are in "
@@ -150,20 +140,8 @@ EN: dict[str, str] = {
     "status_cuda_no": "**CUDA:** not available ({reason})",
     "status_cuda_reason_build": "this PyTorch has no CUDA support",
     "status_cuda_reason_gpu": "no CUDA GPU found",
-    "status_loaded": "**Loaded:** {model} on {device} ({precision}), batch size {batch_size}, detector {detector}",
-    "status_not_loaded": "**Loaded:** nothing yet: {error}",
     "status_note": "**Note:** {note}",
     "status_folder": "**Model folder:** `{folder}`",
-    "status_downloads_off": "Downloading is turned off (GPEN_NO_DOWNLOAD); put missing files in the model folder "
-                            "by hand, then press “Reload model”.",
-    "status_files": "Model files",
-    "status_file": "File",
-    "status_needed": "Needed now",
-    "status_present": "present",
-    "status_missing": "missing",
-    "status_yes": "yes",
-    "status_source": "Source",
-    "status_link": "download address",
     "status_settings_file": "**Settings file:** `{path}`",
     "status_outputs": "**Batch results folder:** `{path}`",
     # video tab
@@ -185,6 +163,7 @@ EN: dict[str, str] = {
     "video_stopping": "Stopping after the frames in progress…",
     "video_summary": "{frames} frames restored in {seconds:.1f} s ({faces} faces tracked). Audio, frame times, "
                      "rotation and creation time are kept.",
+    **model_texts.EN,
 }
 
 ZH: dict[str, str] = {
@@ -270,9 +249,6 @@ ZH: dict[str, str] = {
                        "或在“高级选项”中调低“最小修复人脸”。",
     "cannot_read": "无法使用此文件：{error}",
     "failed": "修复这张照片失败：{error}",
-    "models_missing": "模型文件尚未就绪：{error}\n\n请打开“设置”标签页，点击“下载缺少的模型文件”，或手动放入这些文件。",
-    "models_missing_banner": "**模型文件尚未就绪**，暂时无法修复照片。请打开 **设置** 标签页："
-                             "那里列出了缺少的文件和存放位置，并有下载按钮。",
     "unpacking": "正在解压 {name}",
     "loading_model": "正在加载模型",
     "unit_photos": "张",
@@ -291,14 +267,7 @@ ZH: dict[str, str] = {
     "batch_stopping": "正在处理的照片完成后停止；已完成的结果都会保留。",
     "batch_stopped": "已停止：{total} 个文件中完成了 {done} 个。已完成的结果在文件夹和 ZIP 中。",
     "batch_summary_stopped": "{stopped} 个未处理（已停止）。",
-    "settings_applied": "设置已应用。",
-    "settings_kept": "新设置无法应用，当前模型继续运行：{error}",
-    "settings_saved_not_loaded": "设置已保存，但模型暂时无法加载：{error}",
     "bad_setting": "设置无效：{error}",
-    "downloading": "正在下载 {name}",
-    "downloaded": "已下载：{names}。",
-    "nothing_to_download": "此模型需要的模型文件都已存在。",
-    "download_failed": "下载失败：{error}",
     "disk_full": "服务器磁盘已满，因此无法完成。请稍后再试，或减少照片数量、使用更小的照片。",
     "unexpected_error": "服务器出错，因此无法完成。详细信息记录在服务器日志中。",
     "results_folder_failed": "服务器无法创建存放结果的文件夹（详细信息记录在服务器日志中）。",
@@ -311,20 +280,8 @@ ZH: dict[str, str] = {
     "status_cuda_no": "**CUDA：** 不可用（{reason}）",
     "status_cuda_reason_build": "此 PyTorch 不支持 CUDA",
     "status_cuda_reason_gpu": "未找到 CUDA 显卡",
-    "status_loaded": "**已加载：** {model}，设备 {device}（{precision}），批大小 {batch_size}，人脸检测器 {detector}",
-    "status_not_loaded": "**已加载：** 尚未加载：{error}",
     "status_note": "**提示：** {note}",
     "status_folder": "**模型文件夹：** `{folder}`",
-    "status_downloads_off": "下载已关闭（GPEN_NO_DOWNLOAD）；请手动把缺少的文件放入模型文件夹，"
-                            "然后点击“重新加载模型”。",
-    "status_files": "模型文件",
-    "status_file": "文件",
-    "status_needed": "当前需要",
-    "status_present": "已存在",
-    "status_missing": "缺少",
-    "status_yes": "是",
-    "status_source": "来源",
-    "status_link": "下载地址",
     "status_settings_file": "**设置文件：** `{path}`",
     "status_outputs": "**批量结果文件夹：** `{path}`",
     # video tab
@@ -345,6 +302,7 @@ ZH: dict[str, str] = {
     "video_stopped": "已停止，未保留任何结果。",
     "video_stopping": "处理完当前帧后停止……",
     "video_summary": "已修复 {frames} 帧，用时 {seconds:.1f} 秒（跟踪到 {faces} 张脸）。音频、帧时间、旋转和创建时间均已保留。",
+    **model_texts.ZH,
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

@@ -3,8 +3,10 @@
 Messages reach the page as toasts and error pop-ups, which Gradio renders as HTML (sanitised against
 scripts, but not against other markup); file names in them come from uploads and ZIPs, and the
 engine's error texts name the server's folders. ``shown`` makes such a text safe to show: paths cut
-to their last part, ``[Errno N]`` prefixes dropped, and ``&``, ``<``, ``>`` escaped so that a name is
-shown as the text it is. ``user_errors`` wraps an event function: the ``gr.Error`` messages it means
+to their last part, ``[Errno N]`` prefixes dropped, ``&``, ``<``, ``>`` escaped so that a name is
+shown as the text it is, and each line break made a ``<br>`` (HTML runs lines together, and a
+message's lines, such as one download address a line, must stay apart). Apply it once: a second pass
+would show the ``<br>`` as text. ``user_errors`` wraps an event function: the ``gr.Error`` messages it means
 are passed through ``shown``, and anything else it raises becomes a short message in the person's
 language, the details going to the server's log.
 """
@@ -37,8 +39,9 @@ def without_paths(message: str) -> str:
 
 
 def shown(message: Any) -> str:
-    """``message`` as text that is safe to put in a toast or pop-up (see the module)."""
-    return html.escape(without_paths(str(message)), quote=False)
+    """``message`` as text that is safe to put in a toast or pop-up, its lines kept apart (see the module)."""
+    lines = without_paths(str(message)).splitlines()
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
 
 
 def problem_key(error: BaseException) -> str:

@@ -8,10 +8,12 @@ from pathlib import Path
 import gradio as gr
 
 from gpen.errors import GpenError, ModelFileError
-from gpen.registry import DETECTOR_CHOICES, missing_models
+from gpen.registry import DETECTOR_CHOICES, missing_models, models_dir
 from gpen.weights import resolve_model_file
 
+from .download_failures import DownloadFailure, DownloadFailures
 from .engine_holder import EngineHolder
+from .settings import Settings
 from .files import outputs_root
 from .i18n import language_of_request, text
 from .messages import shown
@@ -23,13 +25,15 @@ log = logging.getLogger(__name__)
 
 class SettingsEvents:
     """The Settings tab's events, on the shared engine holder. ``locked``: a server open to the network
-    refuses Apply, Reload and Download (unless started with ``--allow-settings``)."""
+    refuses Apply, Reload and Download (unless started with ``--allow-settings``). ``failures``: the last
+    failed download of each missing file, app-wide, shown in the status panel until the file is there."""
 
     def __init__(self, holder: EngineHolder, settings_file: Path, locked: bool = False):
         self.holder = holder
         self.settings_file = settings_file
         self.locked = locked
         self.offered_models = offered_models(holder.settings.engine.model)
+        self.failures = DownloadFailures()
 
     @property
     def models_folder(self) -> Path | None:
@@ -58,8 +62,7 @@ class SettingsEvents:
             self.holder.apply(wanted)
             gr.Info(text("settings_applied", language))
         except (GpenError, ValueError) as error:
-            key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
-            gr.Warning(shown(text(key, language, error=error)))
+            self._not_applied(wanted, error, language)
         try:
             save_settings(self.holder.settings, self.settings_file)
         except OSError as error:
@@ -68,22 +71,50 @@ class SettingsEvents:
         return self.settings_view(language)
 
     def reload_model(self, request: gr.Request) -> tuple:
-        """Build the engine again from the current settings (after model files were added by hand)."""
+        """Build the engine again from the current settings (after model files were added by hand) and say
+        what was loaded, or why not."""
         language = language_of_request(request)
         if self.locked:
             gr.Warning(text("settings_locked", language))
             return self.settings_view(language)
-        try:
-            self.holder.apply(self.holder.settings, force=True)
-            gr.Info(text("settings_applied", language))
-        except (GpenError, ValueError) as error:
-            gr.Warning(shown(text("settings_kept", language, error=error)))
+        self._load(language)
         return self.settings_view(language)
+
+    def _not_applied(self, wanted: Settings, error: Exception, language: str) -> None:
+        """Say what becomes of settings whose engine could not be built. Missing model files: the settings
+        are kept (and saved) and wait for their files, the running engine (if any) going on meanwhile."""
+        engine = wanted.engine
+        missing = missing_models(engine.model, self.models_folder, engine.detector)
+        if missing and isinstance(error, ModelFileError):
+            state = self.holder.wait_for(wanted, error)
+            now = text("still_running", language, model=state.model_name) if state.loaded else \
+                text("none_running", language)
+            gr.Warning(shown(text("settings_waiting", language, now=now, model=engine.model,
+                                  files=", ".join(spec.file_name for spec in missing))))
+            return
+        key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
+        gr.Warning(shown(text(key, language, error=error)))
+
+    def _load(self, language: str) -> None:
+        """Build the engine for the settings in force and say what was loaded, or why not (a running
+        engine then keeps running)."""
+        model = self.holder.settings.engine.model
+        try:
+            state = self.holder.apply(self.holder.settings, force=True)
+        except (GpenError, ValueError) as error:
+            running = self.holder.state()
+            message = text("reload_failed_running", language, model=model, running=running.model_name, error=error) \
+                if running.loaded else text("reload_failed", language, model=model, error=error)
+            gr.Warning(shown(message))
+            return
+        gr.Info(text("model_loaded", language, model=state.model_name, device=state.device,
+                     precision=state.precision, detector=state.detector))
 
     def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
                         model: str | None = None, detector: str | None = None) -> tuple:
-        """Download the files the chosen model and detector need that are missing, then load the engine
-        if none is."""
+        """Download the files the chosen model and detector need that are missing, then load the settings in
+        force if nothing is loaded or they were waiting for files. A failure is told in a pop-up and kept
+        in ``failures`` for the status panel."""
         language = language_of_request(request)
         if self.locked:
             gr.Warning(text("settings_locked", language))
@@ -100,19 +131,24 @@ class SettingsEvents:
             try:
                 resolve_model_file(spec.name, folder=self.models_folder, download=True, progress=report)
             except ModelFileError as error:
-                gr.Warning(shown(text("download_failed", language, error=error)))
+                failure = DownloadFailure.of(spec, self.models_folder or models_dir(), error)
+                self.failures.record(failure)
+                gr.Warning(shown("\n".join(failure.lines(language))))
                 return self.settings_view(language)
         if missing:
             gr.Info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)))
-            if not self.holder.state().loaded:
-                self.holder.load()
+            state, engine = self.holder.state(), self.holder.settings.engine
+            if (not state.loaded or state.waiting) and not missing_models(engine.model, self.models_folder,
+                                                                          engine.detector):
+                self._load(language)
         return self.settings_view(language)
 
     def settings_view(self, language: str) -> tuple:
         """The Settings tab's controls, status panel and the missing-models banner, as they are now."""
         settings = self.holder.settings
         state = self.holder.state()
-        status = render_status(state, language, self.models_folder, self.settings_file, outputs_root())
+        status = render_status(state, language, self.models_folder, self.settings_file, outputs_root(),
+                               self.failures.current())
         engine, output = settings.engine, settings.output
         files = render_model_files(engine.model, language, self.models_folder, engine.detector)
         banner = gr.update(value=text("models_missing_banner", language), visible=not state.loaded)

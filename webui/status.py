@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from gpen import registry
 from gpen.devices import cuda_available
 
+from .download_failures import DownloadFailure
 from .engine_holder import EngineState
 from .i18n import text
 
@@ -25,9 +27,20 @@ def downloads_disabled() -> bool:
     return os.environ.get("GPEN_NO_DOWNLOAD", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def nested(lines: Sequence[str]) -> str:
+    """Lines of a message as Markdown for the end of a list item: the first inline, each other one (an
+    address, a step) as an item of a list under it, so that none is run into another."""
+    lines = [line.strip() for line in lines if line.strip()]
+    if not lines:
+        return "-"
+    return lines[0] + "".join(f"\n    - {line.removeprefix('- ')}" for line in lines[1:])
+
+
 def render_status(state: EngineState, language: str, folder: Path | None, settings_file: Path,
-                  outputs: Path) -> str:
-    """The status panel as Markdown, in ``language``."""
+                  outputs: Path, failures: Sequence[DownloadFailure] = ()) -> str:
+    """The status panel as Markdown, in ``language``: the GPU, what is loaded (or why nothing is, in full),
+    settings waiting for their files, the last failed download of each file still missing, and the places."""
+    folder = Path(folder) if folder is not None else registry.models_dir()
     lines = [f"### {text('status', language)}", ""]
     reason = cuda_missing_reason_key()
     if reason is None:
@@ -40,19 +53,28 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
     if state.loaded:
         lines.append("- " + text("status_loaded", language, model=state.model_name, device=state.device,
                                  precision=state.precision, batch_size=state.batch_size,
-                                 detector=state.settings.engine.detector))
+                                 detector=state.detector or state.settings.engine.detector))
         if state.note:
             lines.append("- " + text("status_note", language, note=state.note))
+        if state.waiting:
+            lines.append("- " + waiting_line(state, language, folder))
     else:
-        error = (state.error or "").splitlines()[0] if state.error else "-"
-        lines.append("- " + text("status_not_loaded", language, error=error))
-    folder = Path(folder) if folder is not None else registry.models_dir()
+        lines.append("- " + text("status_not_loaded", language, error=nested((state.error or "-").splitlines())))
+    lines += ["- " + text("status_download_failed", language, message=nested(failure.lines(language)))
+              for failure in failures]
     lines.append("- " + text("status_folder", language, folder=folder))
     lines.append("- " + text("status_settings_file", language, path=settings_file))
     lines.append("- " + text("status_outputs", language, path=outputs))
     if downloads_disabled():
         lines.append("- " + text("status_downloads_off", language))
     return "\n".join(lines)
+
+
+def waiting_line(state: EngineState, language: str, folder: Path) -> str:
+    """The settings in force wait for these model files before they can be loaded."""
+    engine = state.settings.engine
+    files = ", ".join(spec.file_name for spec in registry.missing_models(engine.model, folder, engine.detector))
+    return text("status_waiting", language, model=engine.model, detector=engine.detector, files=files or "-")
 
 
 def render_model_files(model: str, language: str, folder: Path | None,

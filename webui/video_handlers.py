@@ -21,7 +21,6 @@ from gpen.video import VideoOutcome, restore_video
 
 from .handlers import Handlers
 from .i18n import language_of_request, text
-from .messages import shown
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class VideoHandlers:
         if not report.succeeded:
             key = "video_stopped" if report.status == "stopped" else "video_failed"
             message = (report.error or "").replace(str(source), source.name)
-            raise gr.Error(shown(text(key, language, error=message)), print_exception=False)
+            raise gr.Error(text(key, language, error=message), print_exception=False)   # user_errors shows it
         info = {"file": target.name, "frames": len(outcome.faces), "faces": report.faces,
                 "seconds": round(time.monotonic() - started, 3), "width": outcome.info.width,
                 "height": outcome.info.height, "frames_per_second": round(outcome.info.frames_per_second, 3),
