@@ -187,3 +187,20 @@ def test_single_and_batch_tabs_in_chinese(app, browser, detector, screenshots, t
 def test_the_screenshots_were_written(screenshots):
     for name in SHOTS:
         assert 10_000 < (screenshots / name).stat().st_size < MAX_SHOT_BYTES, name
+
+
+def test_the_face_check_fails_on_the_random_restorer(detector):
+    """The check above can fail: the tests' random GPEN (what the screenshots showed before) does not pass it."""
+    from doubles import WholeFaceParser
+
+    from gpen.arch import build_generator
+    from gpen.engine import Engine, EngineConfig
+    from tiny_models import TINY_GPEN_CONFIG, tiny_gpen_state_dict
+
+    restorer = build_generator(TINY_GPEN_CONFIG)
+    restorer.load_state_dict(tiny_gpen_state_dict())
+    engine = Engine(EngineConfig(device="cpu"), restorer=restorer, detector=detector, parser=WholeFaceParser())
+    result = engine.enhance_one(read_photo(SINGLE_PHOTO))
+    assert result.face_count == FACE_COUNTS[SINGLE_PHOTO]
+    with pytest.raises(AssertionError):
+        assert_faces_unchanged(detector, SINGLE_PHOTO, result.image)
