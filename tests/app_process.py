@@ -49,9 +49,10 @@ class AppProcess:
 
 
 def start_app(folder: Path, models: Path, *args: str, env: dict[str, str] | None = None,
-              preexec_fn: Callable[[], None] | None = None) -> AppProcess:
+              preexec_fn: Callable[[], None] | None = None, program: str = "app.py") -> AppProcess:
     """Start the app and wait until it answers; raises with its log when it does not. ``env`` is added
-    to (and overrides) the app's environment; ``preexec_fn`` runs in the child before the app starts."""
+    to (and overrides) the app's environment; ``preexec_fn`` runs in the child before the app starts;
+    ``program`` is the script that starts it (``tests/stand_in_app.py`` for the stand-in restorer)."""
     port = free_port()
     outputs, settings_file, log_file = folder / "outputs", folder / "settings.json", folder / "app.log"
     environment = {**os.environ, "GPEN_MODELS_DIR": str(models), "GPEN_NO_DOWNLOAD": "1",
@@ -60,7 +61,7 @@ def start_app(folder: Path, models: Path, *args: str, env: dict[str, str] | None
     settings_file = Path(environment["GPEN_SETTINGS_FILE"])
     outputs = Path(environment["GPEN_OUTPUTS_DIR"])
     with open(log_file, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), *args], cwd=REPO,
+        process = subprocess.Popen([sys.executable, program, "--port", str(port), *args], cwd=REPO,
                                    env=environment, stdout=log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
     app = AppProcess(process, f"http://127.0.0.1:{port}/", port, models, outputs, settings_file, log_file)
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -99,7 +99,8 @@ def browser():
 
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the browser tests' screenshots go: with ``UPDATE_SCREENSHOTS=1``, the README's ``docs/screenshots``."""
+    """Where ``tests/test_screenshots.py`` puts the README's screenshots: with ``UPDATE_SCREENSHOTS=1``,
+    ``docs/screenshots``; otherwise a temporary folder."""
     import os
 
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":

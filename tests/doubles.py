@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from gpen.engine import Engine
-from gpen.faces import Face, template_points
+from gpen.faces import MASK_SIZE_PX, Face, mask_from_parsing, template_points
 from gpen.options import EngineConfig
 
 
@@ -90,6 +90,17 @@ class WholeCropParser:
 
     def masks(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [np.ones(crop.shape[:2], np.float32) for crop in crops]
+
+
+class WholeFaceParser:
+    """A parser that finds face (skin) all over the crop: its paste mask is the one ``faces.mask_from_parsing``
+    makes of that, so the whole crop is pasted and its edge blended in as the real parser's masks are."""
+
+    SKIN_CLASS = 1     # facexlib / CelebAMask-HQ order
+
+    def masks(self, crops: Sequence[np.ndarray]) -> list[np.ndarray]:
+        all_face = np.full((MASK_SIZE_PX, MASK_SIZE_PX), self.SKIN_CLASS, np.uint8)
+        return [mask_from_parsing(all_face, crop.shape[0]) for crop in crops]
 
 
 def face_at(x: float, y: float, size_px: float) -> Face:

@@ -51,7 +51,7 @@ def test_the_api_explains_a_bad_video(app, tmp_path):
         Client(app.url, verbose=False).predict(handle_file(str(bad)), api_name="/enhance_video")
 
 
-def test_the_video_tab_restores_previews_and_downloads(app, browser, clip, screenshots, tmp_path):
+def test_the_video_tab_restores_previews_and_downloads(app, browser, clip, tmp_path):
     page = open_page(browser, app.url)
     page.get_by_role("tab", name="Video").click()
     page.locator("#video-input input[type=file]").set_input_files(str(clip))
@@ -64,7 +64,7 @@ def test_the_video_tab_restores_previews_and_downloads(app, browser, clip, scree
     saved = tmp_path / download_info.value.suggested_filename
     download_info.value.save_as(saved)
     assert saved.name == "family_restored.mp4" and len(frame_times(saved)) == 8
-    screenshot(page, screenshots / "video.png")
+    screenshot(page, tmp_path / "video.png")
     page.context.close()
 
 
