@@ -24,6 +24,7 @@ from gpen.reports import FileReport, write_report
 from .clients import ClientWatch
 from .engine_holder import EngineHolder
 from .files import (
+    BatchInput,
     BatchLimits,
     RequestFolders,
     collect_inputs,
@@ -155,26 +156,10 @@ class Jobs:
         presses Stop (``running.stop("batch", session)``) or the client of ``session`` goes away, the batch
         finishes the photos in flight and stops, keeping the photos done so far; the rest are "stopped".
         With ``gallery``, each result also gets a before | after thumbnail."""
-        if not uploads:
-            raise gr.Error(text("no_files", language), print_exception=False)
-        uploads = [Path(upload) for upload in uploads]
-        count = count_photos(uploads)
-        if count > self.limits.max_files:
-            raise gr.Error(text("too_many_files", language, count=count, limit=self.limits.max_files),
-                           print_exception=False)
         started = time.perf_counter()
         settings = self.holder.settings
-        work = self.folders.new()
-        if progress is not None and any(upload.suffix.lower() == ".zip" for upload in uploads):
-            progress(0, desc=text("unpacking", language, name=", ".join(upload.name for upload in uploads
-                                                                        if upload.suffix.lower() == ".zip")))
-        inputs, left_out = collect_inputs(uploads, work / "inputs", self.limits)
-        try:
-            folder = new_batch_folder(outputs_root())
-        except OSError as error:
-            log.error("cannot create a folder for the results in %s: %s", outputs_root(), error)
-            key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
-            raise gr.Error(text(key, language), print_exception=False) from None
+        work, inputs, left_out = self._unpack(uploads, language, progress)
+        folder = _results_folder(language)
         names = {str(item.path): item.name for item in inputs}
         tracker = BatchProgress(list(names), names, language)
         unit = text("unit_photos", language)
@@ -219,6 +204,35 @@ class Jobs:
         _remove_tree(work / "inputs")
         return BatchOutcome(rows, results, folder, work, time.perf_counter() - started, client_left, asked,
                             thumbnails)
+
+    def _unpack(self, uploads: Sequence[str | Path] | None, language: str,
+                progress: gr.Progress | None) -> tuple[Path, list[BatchInput], list[FileReport]]:
+        """A new request folder, the photos of the uploads (ZIPs unpacked into it) and the rows of the files
+        left out; too many files, or none, is an error for the person."""
+        if not uploads:
+            raise gr.Error(text("no_files", language), print_exception=False)
+        uploads = [Path(upload) for upload in uploads]
+        count = count_photos(uploads)
+        if count > self.limits.max_files:
+            raise gr.Error(text("too_many_files", language, count=count, limit=self.limits.max_files),
+                           print_exception=False)
+        work = self.folders.new()
+        archives = [upload.name for upload in uploads if upload.suffix.lower() == ".zip"]
+        if progress is not None and archives:
+            progress(0, desc=text("unpacking", language, name=", ".join(archives)))
+        inputs, left_out = collect_inputs(uploads, work / "inputs", self.limits)
+        return work, inputs, left_out
+
+
+def _results_folder(language: str) -> Path:
+    """A new batch folder under ``outputs/``, or a message for the person saying why there is none."""
+    try:
+        return new_batch_folder(outputs_root())
+    except OSError as error:
+        log.error("cannot create a folder for the results in %s: %s", outputs_root(), error)
+        key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
+        raise gr.Error(text(key, language), print_exception=False) from None
+
 
 def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
