@@ -90,7 +90,8 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _downloads_disabled() -> bool:
+def downloads_disabled() -> bool:
+    """``GPEN_NO_DOWNLOAD`` is set: missing model files are never downloaded."""
     return os.environ.get("GPEN_NO_DOWNLOAD", "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -120,7 +121,7 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
     path = folder / spec.file_name
     if _is_file(path):
         return path
-    if download and not _downloads_disabled():
+    if download and not downloads_disabled():
         return download_file(spec.urls, path, sha256=spec.sha256, timeout_s=timeout_s, progress=progress)
     raise ModelFileError(missing_file_message(spec, folder))
 
@@ -131,7 +132,7 @@ def missing_file_message(spec: registry.ModelSpec, folder: Path) -> str:
     Says that downloading is turned off only where ``GPEN_NO_DOWNLOAD`` is set; a caller that merely
     did not ask to download (the web app building its engine) gets the plain advice."""
     addresses = "\n".join(f"  - {url}" for url in spec.urls)
-    turned_off = ", and downloading is turned off (GPEN_NO_DOWNLOAD is set)" if _downloads_disabled() else ""
+    turned_off = ", and downloading is turned off (GPEN_NO_DOWNLOAD is set)" if downloads_disabled() else ""
     return (f"model file {spec.file_name} is not in {folder}{turned_off}. Download it from one of these "
             f"addresses and save it as {spec.file_name} in {folder}:\n{addresses}")
 

@@ -31,7 +31,7 @@ def test_clock_reads_minutes_and_hours():
 def test_progress_line_counts_done_faces_and_names_the_next_photo_in_both_languages():
     inputs = ["/up/a.jpg", "/up/b.jpg", "/up/c.jpg"]
     names = {path: path[4:] for path in inputs}
-    english = BatchProgress(inputs, names, "en")
+    english = BatchProgress(names, "en")
     assert english.line().startswith("0 faces · 0:00 elapsed") and english.done == (0, 3)
     assert english.line().endswith(" · now: a.jpg") and "left" not in english.line()
     line = english.record(FileReport("/up/a.jpg", "/out/a.jpg", "ok", faces=2))
@@ -40,7 +40,7 @@ def test_progress_line_counts_done_faces_and_names_the_next_photo_in_both_langua
     assert english.line().endswith("now: b.jpg") and english.done == (2, 3)
     english.record(FileReport("/up/b.jpg", "/out/b.jpg", "ok", faces=1))
     assert "now:" not in english.line() and english.line().startswith("3 faces") and english.done == (3, 3)
-    chinese = BatchProgress(inputs, names, "zh-CN")
+    chinese = BatchProgress(names, "zh-CN")
     chinese.record(FileReport("/up/a.jpg", "/out/a.jpg", "ok", faces=2))
     assert re.fullmatch(r"2 张人脸 · 已用 0:00 · 约剩 0:00 · 正在处理：b\.jpg", chinese.line()), chinese.line()
 

@@ -4,8 +4,6 @@ done of total, from the progress tuple (``done``, ``total``)."""
 from __future__ import annotations
 
 import time
-from typing import Sequence
-
 from gpen.reports import FileReport
 
 from .i18n import text
@@ -21,9 +19,9 @@ def clock(seconds: float) -> str:
 class BatchProgress:
     """Counts one batch's finished files and says where it stands. One per batch run, never shared."""
 
-    def __init__(self, inputs: Sequence[str], names: dict[str, str], language: str):
-        self.inputs = list(inputs)
-        self.names = names
+    def __init__(self, names: dict[str, str], language: str):
+        self.names = names                 # the inputs, in order, and the name each is shown by
+        self.inputs = list(names)
         self.language = language
         self.finished: set[str] = set()
         self.worked = 0          # finished files that took work (not skipped), for the time left
@@ -45,7 +43,7 @@ class BatchProgress:
     def line(self) -> str:
         """Where the batch stands, in the person's language."""
         elapsed = time.perf_counter() - self.started
-        waiting = sum(1 for path in self.inputs if path not in self.finished)
+        waiting = len(self.inputs) - len(self.finished)
         left = (text("progress_left", self.language, left=clock(elapsed / self.worked * waiting))
                 if self.worked else "")
         working = next((path for path in self.inputs if path not in self.finished), None)

@@ -161,7 +161,7 @@ class Jobs:
         work, inputs, left_out = self._unpack(uploads, language, progress)
         folder = _results_folder(language)
         names = {str(item.path): item.name for item in inputs}
-        tracker = BatchProgress(list(names), names, language)
+        tracker = BatchProgress(names, language)
         unit = text("unit_photos", language)
 
         def advance(done: int, total: int, report: FileReport) -> None:

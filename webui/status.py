@@ -1,7 +1,6 @@
 """The Settings tab's status panel: the GPU, the loaded model, and which model files are there."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -9,6 +8,7 @@ import torch
 
 from gpen import registry
 from gpen.devices import cuda_available
+from gpen.weights import downloads_disabled
 
 from .download_failures import DownloadFailure
 from .engine_holder import EngineState
@@ -20,11 +20,6 @@ def cuda_missing_reason_key() -> str | None:
     if cuda_available():
         return None
     return "status_cuda_reason_build" if torch.version.cuda is None else "status_cuda_reason_gpu"
-
-
-def downloads_disabled() -> bool:
-    """``GPEN_NO_DOWNLOAD`` is set (read as the engine reads it)."""
-    return os.environ.get("GPEN_NO_DOWNLOAD", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def nested(lines: Sequence[str]) -> str:

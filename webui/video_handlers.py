@@ -61,7 +61,8 @@ class VideoHandlers:
                                   desc=text("video_progress_unknown", language, done=done))
 
         def run(engine: Engine) -> VideoOutcome:
-            with self.handlers.jobs.clients.stop_signal(session) as stop, self.handlers.jobs.running.running("video", session, stop):
+            jobs = self.handlers.jobs
+            with jobs.clients.stop_signal(session) as stop, jobs.running.running("video", session, stop):
                 return restore_video(engine, source, target, options, video, stop, on_frame)
 
         outcome = self.handlers.jobs.with_engine(language, run)
