@@ -52,3 +52,15 @@ def screenshot(page, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
+
+
+def loaded_image_size(image) -> tuple[int, int]:
+    """The natural (width, height) of the ``<img>`` that ``image`` locates, once the browser has loaded it
+    (galleries load lazily, so it is scrolled into view first)."""
+    image.scroll_into_view_if_needed()
+    return tuple(image.evaluate("""image => new Promise((resolve, reject) => {
+        const size = () => resolve([image.naturalWidth, image.naturalHeight]);
+        if (image.complete && image.naturalWidth > 0) return size();
+        image.addEventListener("load", size, {once: true});
+        image.addEventListener("error", () => reject(new Error("the image did not load: " + image.src)), {once: true});
+    })"""))

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from app_process import AppProcess, start_app, start_app_with_tiny_models
-from browser_pages import expect, open_page
+from browser_pages import expect, loaded_image_size, open_page
 from gradio_client import Client, handle_file
 from photos import PHOTOS
 
@@ -90,7 +90,7 @@ def test_a_batch_shows_where_it_stands_and_what_came_out(app, browser, tmp_path)
     assert len(list(folder.glob("family_*.jpg"))) == PHOTO_COUNT
     gallery = page.locator("#batch-gallery img")
     expect(gallery).to_have_count(PHOTO_COUNT)
-    width, height = gallery.first.evaluate("image => [image.naturalWidth, image.naturalHeight]")
+    width, height = loaded_image_size(gallery.first)
     assert width > 1.2 * height, (width, height)     # before | after: a portrait photo twice, side by side
     expect(page.locator("#batch-gallery")).to_contain_text("family_00.jpg")
     expect(page.locator("#batch-gallery")).to_contain_text("before | after")
