@@ -32,6 +32,7 @@ from webui.guard import RequestGuard, is_loopback  # noqa: E402
 from webui.handlers import Handlers  # noqa: E402
 from webui.instances import remove_abandoned_folders  # noqa: E402
 from webui.layout import CSS, I18N, build_ui  # noqa: E402
+from webui.popup_titles import HEAD as POPUP_TITLES  # noqa: E402
 from webui.settings import Settings, load_settings, settings_path  # noqa: E402
 from webui.uploads import remove_partial_uploads  # noqa: E402
 
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Everything that would open the app further is set here, not left to Gradio's environment variables.
     # show_error=False: Gradio's own error texts name server paths; the app's messages (gr.Error) still show.
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                max_file_size=args.max_file_size, i18n=I18N, css=CSS, show_error=False,
+                max_file_size=args.max_file_size, i18n=I18N, css=CSS, head=POPUP_TITLES, show_error=False,
                 enable_monitoring=False, ssr_mode=False, mcp_server=False, strict_cors=True, run_history=False,
                 blocked_paths=never_served(registry.models_dir(), outputs_root(), settings_path()),
                 footer_links=["api", "settings"], app_kwargs={"middleware": [guard]})

@@ -2,8 +2,7 @@
 
 Each input goes through one path by its kind: videos through ``gpen.video.restore_video``, one at a
 time after the photos, with the same report row, manifest, resume and stop. Photos are read, restored
-a few at a time (their faces batched together on the device) and written
-under their own names. Reading and detecting the next photos, and pasting and writing finished
+a few at a time (their faces batched together on the device) and written under their own names. Reading and detecting the next photos, and pasting and writing finished
 ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of
 the run; a full disk stops the run cleanly with every finished result intact.
 """
@@ -28,6 +27,7 @@ from .faces import number_faces, paste_faces
 from .image_writing import remove_stale_temporaries, save_image
 from .images import DEFAULT_MAX_PIXELS, LoadedImage, load_image
 from .inputs import remember_result
+from .messages import Message, message_of
 from .options import OUTPUT_FORMATS, OutputFormat, VideoOptions
 from .output_names import plan_output_paths
 from .reports import FileReport, FileStatus
@@ -140,11 +140,11 @@ def read_photo(index: int, source: Path, max_pixels: int, data: bytes | None = N
     try:
         loaded = load_image(source if data is None else data, max_pixels=max_pixels, name=str(source))
     except GpenError as error:
-        return ReadPhoto(index, None, time.perf_counter() - started, str(error))
+        return ReadPhoto(index, None, time.perf_counter() - started, message_of(error))
     except Exception as error:  # noqa: BLE001  (MemoryError on a huge photo, a decoder bug): this file fails alone
         log.exception("reading %s failed", source)
         return ReadPhoto(index, None, time.perf_counter() - started,
-                         f"Cannot read {source}: {type(error).__name__}: {error}")
+                         Message("read_failed", name=source, detail=f"{type(error).__name__}: {error}"))
     return ReadPhoto(index, loaded, time.perf_counter() - started)
 
 
@@ -165,12 +165,12 @@ def finish_file(engine: Engine, source: Path, target: Path, read: ReadPhoto, res
     except ImageWriteError as error:
         cause = error.__cause__
         full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
-        report = FileReport(str(source), None, "failed", result.face_count, spent, str(error))
+        report = FileReport(str(source), None, "failed", result.face_count, spent, message_of(error))
         return FileOutcome(report, read.loaded, result, disk_full=full)
     except Exception as error:  # noqa: BLE001  (save_image wraps its own errors; a last resort)
         log.exception("writing %s failed", target)
         report = FileReport(str(source), None, "failed", result.face_count, spent,
-                            f"Cannot write {target}: {type(error).__name__}: {error}")
+                            Message("write_failed", target=target, detail=f"{type(error).__name__}: {error}"))
         return FileOutcome(report, read.loaded, result)
     spent += time.perf_counter() - started
     # "No faces" is a normal result: the photo is written unchanged and its row says so.
@@ -279,8 +279,8 @@ def process_files(engine: Engine, inputs: Sequence[Path], out_dir: Path, options
 def not_processed(source: Path, stopped: str | None) -> FileReport:
     """The row of an input a stopped run did not get to."""
     if stopped == "interrupted":
-        return FileReport(str(source), None, "stopped", error="not processed: interrupted")
-    return FileReport(str(source), None, "failed", error=f"not processed: the run stopped ({stopped})")
+        return FileReport(str(source), None, "stopped", error=Message("not_processed_interrupted"))
+    return FileReport(str(source), None, "failed", error=Message("not_processed_stopped", reason=stopped))
 
 
 def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, FileReport], None],
@@ -343,7 +343,7 @@ def _prepare_each(engine: Engine, images: list[np.ndarray], options: EnhanceOpti
         if len(images) > 1:
             return [_prepare_each(engine, [image], options)[0] for image in images]
         log.exception("preparing a photo failed")
-        return [PreparedPhoto(images[0], error=f"face detection failed: {type(error).__name__}: {error}")]
+        return [PreparedPhoto(images[0], error=Message("detection_failed", detail=f"{type(error).__name__}: {error}"))]
 
 
 def _restore_each(engine: Engine, photos: list[PreparedPhoto]) -> list[RestoredPhoto]:

@@ -8,6 +8,7 @@ from typing import Iterator, Literal
 
 import torch
 
+from .messages import Message
 from .options import DEVICE_CHOICES, PRECISION_CHOICES
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,9 @@ def plan_device(device: str = "auto", precision: str = "auto") -> DevicePlan:
         raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {device!r}")
     if precision not in PRECISION_CHOICES:
         raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {precision!r}")
-    notes = []
-    if device == "cuda" and not cuda_available():
-        notes.append("CUDA was asked for but no CUDA GPU is available; running on the CPU instead.")
-        log.warning(notes[-1])
+    no_gpu = device == "cuda" and not cuda_available()
+    if no_gpu:
+        log.warning(Message("note_no_cuda"))
         device = "cpu"
     chosen = torch.device("cuda" if device in ("auto", "cuda") and cuda_available() else "cpu")
     if precision == "auto":
@@ -57,10 +57,13 @@ def plan_device(device: str = "auto", precision: str = "auto") -> DevicePlan:
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         else:
             precision = "fp32"
-    if precision == "fp16" and chosen.type == "cpu":
-        notes.append("fp16 is not useful on the CPU; using fp32.")
+    fp16_on_cpu = precision == "fp16" and chosen.type == "cpu"
+    if fp16_on_cpu:
         precision = "fp32"
-    return DevicePlan(chosen, precision, " ".join(notes))
+    notes = [Message(said) for said, applies in (("note_no_cuda", no_gpu), ("note_fp16_on_cpu", fp16_on_cpu))
+             if applies]
+    note = Message("notes", first=notes[0], second=notes[1]) if len(notes) == 2 else (notes[0] if notes else "")
+    return DevicePlan(chosen, precision, note)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import re
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,16 +18,18 @@ from typing import Callable, Sequence
 
 from gpen.atomic import atomic_file, temporaries_of
 from gpen.errors import DownloadError
+from gpen.messages import Message
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int | None], None]
 CHUNK_BYTES = 1 << 20
 USER_AGENT = "gpen-webui"
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d+) ?(.*)")   # urllib's words for a proxy's refusal
 
 
 class _AttemptFailed(Exception):
-    """One URL failed; the message is the reason shown to the person."""
+    """One URL failed; its one argument is the ``Message`` that says why, shown to the person."""
 
 
 def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str | None = None,
@@ -38,11 +42,11 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
     """
     url_list = [urls] if isinstance(urls, str) else list(urls)
     destination = Path(destination)
-    failures: list[tuple[str, str]] = []
+    failures: list[tuple[str, Message]] = []
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        failures.append(("(none tried)", f"cannot create the folder: {error}"))
+        failures.append(("(none tried)", Message("download_no_folder", detail=str(error))))
         url_list = []
     for stale in temporaries_of(destination):
         stale.unlink(missing_ok=True)   # left by a download that was killed; never loaded
@@ -52,7 +56,7 @@ def download_file(urls: Sequence[str] | str, destination: Path, *, sha256: str |
             _download_once(url, destination, sha256, timeout_s, progress)
         except _AttemptFailed as failure:
             logger.warning("download of %s from %s failed: %s", destination.name, url, failure)
-            failures.append((url, str(failure)))
+            failures.append((url, failure.args[0]))
             continue
         logger.info("saved %s", destination)
         return destination
@@ -78,43 +82,57 @@ def _download_once(url: str, destination: Path, sha256: str | None, timeout_s: f
                     progress(bytes_done, bytes_total)
             # Checked before the file is renamed into place: a failed check leaves nothing behind.
             if bytes_total is not None and bytes_done != bytes_total:
-                raise _AttemptFailed(f"transfer cut after {bytes_done} of {bytes_total} bytes")
+                raise _AttemptFailed(Message("download_cut", received=_received(bytes_done, bytes_total)))
             if bytes_done == 0:
-                raise _AttemptFailed("the server sent an empty file")
+                raise _AttemptFailed(Message("download_empty"))
             if sha256 is not None and digest.hexdigest() != sha256.lower():
-                raise _AttemptFailed(f"checksum mismatch: expected sha256 {sha256.lower()}, "
-                                     f"got {digest.hexdigest()}")
+                raise _AttemptFailed(Message("download_checksum", expected=sha256.lower(), got=digest.hexdigest()))
     except urllib.error.HTTPError as error:
-        raise _AttemptFailed(f"HTTP {error.code} {error.reason}") from error
+        raise _AttemptFailed(Message("download_http", code=error.code, reason=error.reason)) from error
     except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise _AttemptFailed(f"timeout: no answer within {timeout_s:g} s") from error
-        raise _AttemptFailed(f"cannot connect: {error.reason}") from error
+        raise _AttemptFailed(_not_connected(error.reason, timeout_s)) from error
     except TimeoutError as error:
-        raise _AttemptFailed(f"timeout: no data for {timeout_s:g} s after {_received(bytes_done, bytes_total)}"
-                             ) from error
+        received = _received(bytes_done, bytes_total)
+        raise _AttemptFailed(Message("download_stalled", seconds=timeout_s, received=received)) from error
     except http.client.IncompleteRead as error:
-        raise _AttemptFailed(f"transfer cut after {_received(bytes_done + len(error.partial), bytes_total)}"
-                             ) from error
+        received = _received(bytes_done + len(error.partial), bytes_total)
+        raise _AttemptFailed(Message("download_cut", received=received)) from error
     except (http.client.HTTPException, ValueError) as error:
-        raise _AttemptFailed(f"bad response or address: {error}") from error
+        raise _AttemptFailed(Message("download_bad_response", detail=str(error))) from error
     except OSError as error:
-        raise _AttemptFailed(f"{type(error).__name__} after {_received(bytes_done, bytes_total)}: {error}"
-                             ) from error
+        raise _AttemptFailed(Message("download_broken", kind=type(error).__name__,
+                                     received=_received(bytes_done, bytes_total), detail=str(error))) from error
 
 
-def _received(bytes_done: int, bytes_total: int | None) -> str:
-    return f"{bytes_done} of {bytes_total} bytes" if bytes_total is not None else f"{bytes_done} bytes"
+def _not_connected(reason: object, timeout_s: float) -> Message:
+    """Why no connection was made: no answer in time, a proxy that refused the tunnel, or the system's reason."""
+    if isinstance(reason, TimeoutError):
+        return Message("download_no_answer", seconds=timeout_s)
+    refused = _TUNNEL_REFUSED.fullmatch(str(reason))
+    if refused:
+        return Message("download_proxy_refused", code=int(refused.group(1)), reason=refused.group(2))
+    if isinstance(reason, ConnectionRefusedError):
+        return Message("download_refused", detail=str(reason))
+    if isinstance(reason, socket.gaierror):
+        return Message("download_unknown_host", detail=str(reason))
+    return Message("download_cannot_connect", detail=str(reason))
 
 
-def _failure_message(destination: Path, failures: list[tuple[str, str]], urls: Sequence[str]) -> str:
-    tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures) or "  (no download address known)"
-    by_hand = (f"download it by hand from {urls[0]}{' (or another address above)' if len(urls) > 1 else ''} "
-               f"and save it as {destination.name} in {destination.parent}" if urls else
-               f"put {destination.name} in {destination.parent} by hand")
-    return (f"Could not download {destination.name}:\n{tried}\n"
-            f"Check the network connection, or the proxy (HTTPS_PROXY) if this machine reaches the internet "
-            f"through one, and try again; or {by_hand}.")
+def _received(bytes_done: int, bytes_total: int | None) -> Message:
+    if bytes_total is None:
+        return Message("bytes", done=bytes_done)
+    return Message("bytes_of", done=bytes_done, total=bytes_total)
+
+
+def _failure_message(destination: Path, failures: list[tuple[str, Message]], urls: Sequence[str]) -> Message:
+    tried = tuple(Message("download_attempt", url=url, reason=reason) for url, reason in failures) \
+        or Message("download_no_address")
+    where = {"file": destination.name, "folder": destination.parent}
+    if not urls:
+        by_hand = Message("download_put_by_hand", **where)
+    else:
+        by_hand = Message("download_by_hand_more" if len(urls) > 1 else "download_by_hand", url=urls[0], **where)
+    return Message("download_gave_up", file=destination.name, tried=tried, by_hand=by_hand)
 
 
 def tqdm_progress(description: str) -> tuple[ProgressCallback, Callable[[], None]]:

@@ -21,6 +21,7 @@ from .devices import DevicePlan, inference_context, plan_device
 from .acceleration import compile_restorer
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
+from .messages import Message, message_of
 from .faces import Face, RestoredFace
 from .stages import AlignedFace, EnhanceResult, PreparedPhoto, RestoredPhoto, timed
 from .options import EngineConfig, EnhanceOptions
@@ -97,7 +98,7 @@ class Engine:
                     return PreparedPhoto(image, (aligned_input(image, self.size_px),), seconds)
                 faces = self._align(image, self.detector.detect(image), options)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
-            return PreparedPhoto(image, (), seconds, f"face detection failed: {error}")
+            return PreparedPhoto(image, (), seconds, _failure("detection_failed", error))
         return PreparedPhoto(image, faces, seconds)
 
     def detect(self, image: np.ndarray) -> list[Face]:
@@ -115,7 +116,7 @@ class Engine:
                 check_image(image)
                 aligned = self._align(image, faces, options)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
-            return PreparedPhoto(image, (), seconds, f"face alignment failed: {error}")
+            return PreparedPhoto(image, (), seconds, _failure("alignment_failed", error))
         return PreparedPhoto(image, aligned, seconds)
 
     def _align(self, image: np.ndarray, found: Sequence[Face], options: EnhanceOptions) -> tuple[AlignedFace, ...]:
@@ -141,7 +142,8 @@ class Engine:
             mine = [output for (owner, _), output in zip(owners, outputs) if owner == number]
             seconds = {**photo.seconds, "restore": share * len(mine)}
             failure = next((output for output in mine if isinstance(output, Exception)), None)
-            error = photo.error or (f"face restoration failed: {failure}" if failure is not None else None)
+            error = photo.error or (Message("restoration_failed", reason=message_of(failure)) if failure is not None
+                                    else None)
             restored.append(RestoredPhoto(photo, () if error else tuple(mine), seconds, error))
         return restored
 
@@ -153,14 +155,14 @@ class Engine:
             if self.plan.device.type == "cuda":
                 torch.cuda.empty_cache()
             if len(crops) == 1:
-                return [RestorationError(f"out of memory on {self.plan.device} even for a single face ({error})")]
+                return [RestorationError(Message("out_of_memory", device=self.plan.device, detail=str(error)))]
             half = len(crops) // 2
             log.warning("out of memory at batch %d; retrying as %d + %d", len(crops), half, len(crops) - half)
             return self._restore_batch(crops[:half]) + self._restore_batch(crops[half:])
         except RuntimeError as error:   # a device-side fault: these faces fail, the engine keeps serving
-            advice = " The GPU is in an error state: restart the program." if "CUDA error" in str(error) else ""
+            said = "network_failed_gpu" if "CUDA error" in str(error) else "network_failed"
             log.error("the network failed on %s: %s", self.plan.device, error)
-            return [RestorationError(f"the network failed on {self.plan.device}: {error}.{advice}")] * len(crops)
+            return [RestorationError(Message(said, device=self.plan.device, detail=str(error)))] * len(crops)
 
     def restore_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """The network on aligned RGB uint8 crops (N x size x size x 3) → restored crops, same shape."""
@@ -194,7 +196,7 @@ class Engine:
                 image = adjustments.adjust_photo(image, contrast=options.contrast, brightness=options.brightness,
                                                  sharpen_amount=options.sharpen)
         except (GpenError, ValueError, RuntimeError, cv2.error) as error:
-            return EnhanceResult(None, prepared.detected, seconds, f"pasting faces failed: {error}")
+            return EnhanceResult(None, prepared.detected, seconds, _failure("paste_failed", error))
         return EnhanceResult(image, prepared.detected, seconds, pasted=pasted)
 
     def _paste(self, prepared: PreparedPhoto, crops: Sequence[np.ndarray], options: EnhanceOptions,
@@ -245,3 +247,13 @@ def finish_aligned_input(crop: np.ndarray, restored: np.ndarray, options: Enhanc
 def soften_if_small(crop: np.ndarray, face: Face) -> np.ndarray:
     """Official small-face handling: blur the restored crop of a face detected under 100 px."""
     return face_geometry.soften_small_face(crop) if face.short_side_px < face_geometry.SMALL_FACE_PX else crop
+
+
+def _failure(message_id: str, error: Exception) -> Message:
+    """What a photo's failed stage says: the error's own ``Message`` (a face number that is not there), else
+    ``message_id`` with the error's words, which are logged too."""
+    said = message_of(error)
+    if isinstance(said, Message):
+        return said
+    log.warning("%s: %s: %s", message_id, type(error).__name__, error)
+    return Message(message_id, detail=str(error))

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import errno
 
+from .messages import Message
+
 
 class GpenError(Exception):
-    """Base class for every error the engine raises on purpose."""
+    """Base class for every error the engine raises on purpose. Raised with a ``Message`` (see
+    ``gpen.messages``), ``message_of`` gives it back so that a front end can word it in its language."""
 
 
 class ModelFileError(GpenError):
@@ -50,21 +53,22 @@ class RestorationError(GpenError):
 _OS_ERROR_REASONS = {
     code: reason
     for name, reason in (
-        ("ENOSPC", "disk full"),
-        ("EDQUOT", "disk quota exceeded"),
-        ("EACCES", "permission denied"),
-        ("EPERM", "permission denied"),
-        ("EROFS", "read-only file system"),
-        ("ENAMETOOLONG", "file name too long"),
+        ("ENOSPC", "reason_disk_full"),
+        ("EDQUOT", "reason_quota"),
+        ("EACCES", "reason_permission"),
+        ("EPERM", "reason_permission"),
+        ("EROFS", "reason_read_only"),
+        ("ENAMETOOLONG", "reason_name_too_long"),
     )
     if (code := getattr(errno, name, None)) is not None
 }
 
 
 def os_error_reason(error: OSError) -> str:
-    """A short reason for an operating-system error, in words a person understands ("disk full")."""
+    """A short reason for an operating-system error, in words a person understands ("disk full"): a
+    ``Message`` for the common ones, the system's own words for the rest."""
     reason = _OS_ERROR_REASONS.get(error.errno) if error.errno is not None else None
-    return reason or error.strerror or str(error) or type(error).__name__
+    return Message(reason) if reason else error.strerror or str(error) or type(error).__name__
 
 
 class VideoReadError(GpenError):

@@ -11,6 +11,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from .messages import Message
 from .options import FACE_CHOICES, FaceChoice
 
 
@@ -76,8 +77,8 @@ def select_faces(faces: Sequence[Face], choice: FaceChoice, image_size: tuple[in
         numbered = number_faces(faces)
         missing = sorted({number for number in numbers if not 1 <= number <= len(numbered)})
         if missing:
-            raise ValueError(f"there is no face {', '.join(map(str, missing))}: the photo has {len(numbered)} "
-                             f"face{'s' if len(numbered) != 1 else ''}")
+            raise ValueError(Message("no_such_face" if len(numbered) != 1 else "no_such_face_of_one",
+                                     numbers=", ".join(map(str, missing)), count=len(numbered)))
         return [numbered[number - 1] for number in sorted(set(numbers))
                 if numbered[number - 1].short_side_px >= min_face_px]
     kept = [face for face in faces if face.short_side_px >= min_face_px]

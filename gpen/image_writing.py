@@ -14,6 +14,7 @@ from PIL import Image
 
 from gpen.atomic import atomic_file, temporaries_of
 from gpen.errors import ImageWriteError, os_error_reason
+from gpen.messages import Message
 from gpen.images import sixteen_to_eight_bits
 from gpen.metadata import ImageMetadata, add_png_chunks, pillow_save_options, png_metadata_chunks
 
@@ -71,22 +72,16 @@ def save_image(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ImageWriteError(
-            f"Cannot write {target}: the folder could not be created ({os_error_reason(error)})."
-        ) from error
+        raise ImageWriteError(Message("write_folder", target=target, reason=os_error_reason(error))) from error
     try:
         with atomic_file(target) as handle:
             _encode(handle, rgb, alpha, pil_format, quality, metadata, gray)
     except Exception as error:   # KeyboardInterrupt and friends pass: atomic_file has cleaned up
         if isinstance(error, OSError):
-            advice = "Free some space, check permissions or pick another folder."
-            reason = os_error_reason(error)
+            said = Message("write_os_error", target=target, reason=os_error_reason(error))
         else:
-            advice = "Try another format."
-            reason = str(error) or type(error).__name__
-        raise ImageWriteError(
-            f"Cannot write {target}: {reason}. Nothing was written. {advice}"
-        ) from error
+            said = Message("write_encode", target=target, reason=str(error) or type(error).__name__)
+        raise ImageWriteError(said) from error
     return target
 
 

@@ -34,6 +34,7 @@ from PIL import (
 )
 
 from gpen.errors import ImageReadError, ImageTooLargeError, os_error_reason
+from gpen.messages import Message
 from gpen.metadata import ImageMetadata, read_metadata
 
 logger = logging.getLogger(__name__)
@@ -114,31 +115,26 @@ def load_image(
     try:
         handle = open(name, "rb")  # noqa: SIM115  (closed by the with below)
     except FileNotFoundError:
-        raise ImageReadError(f"Cannot read {name}: the file does not exist.") from None
+        raise ImageReadError(Message("read_missing", name=name)) from None
     except IsADirectoryError:
-        raise ImageReadError(f"Cannot read {name}: it is a folder, not an image file.") from None
+        raise ImageReadError(Message("read_folder", name=name)) from None
     except PermissionError:
-        raise ImageReadError(
-            f"Cannot read {name}: permission denied. Check the file's permissions."
-        ) from None
+        raise ImageReadError(Message("read_permission", name=name)) from None
     except OSError as error:
-        raise ImageReadError(f"Cannot read {name}: {os_error_reason(error)}.") from error
+        raise ImageReadError(Message("read_os_error", name=name, reason=os_error_reason(error))) from error
     with handle:
         return _load_from_handle(handle, name, max_pixels)
 
 
 def _load_from_handle(handle: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
     if _is_empty(handle):
-        raise ImageReadError(f"Cannot read {name}: the file is empty (0 bytes).")
+        raise ImageReadError(Message("read_empty", name=name))
     image = _identify(handle, name, max_pixels)
     try:
         width, height = image.size
         if width * height > max_pixels:
-            raise ImageTooLargeError(
-                f"Cannot read {name}: it is {width}x{height} = {width * height:,} pixels, more than "
-                f"the limit of {max_pixels:,} pixels. It was refused before decoding (it could be a "
-                "decompression bomb); shrink the image or raise the limit."
-            )
+            raise ImageTooLargeError(Message("read_too_large", name=name, width=width, height=height,
+                                             pixels=width * height, limit=max_pixels))
         source_format = image.format or "unknown"
         source_mode = image.mode
         bit_depth = _bit_depth(image)
@@ -200,14 +196,8 @@ def _identify(handle: BinaryIO, name: str, max_pixels: int) -> ImageFile.ImageFi
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise _pil_refused_size(name, error, max_pixels) from error
         except _DECODE_ERRORS as error:
-            raise ImageReadError(
-                f"Cannot read {name}: the file is truncated or corrupt ({error}). "
-                "Export or download it again."
-            ) from error
-    raise ImageReadError(
-        f"Cannot read {name}: not an image or unsupported format (supported: JPEG, PNG, WebP, BMP, "
-        "TIFF, GIF)."
-    )
+            raise ImageReadError(Message("read_corrupt", name=name, detail=str(error))) from error
+    raise ImageReadError(Message("read_not_image", name=name))
 
 
 def _decode(image: ImageFile.ImageFile, name: str, max_pixels: int) -> None:
@@ -216,24 +206,17 @@ def _decode(image: ImageFile.ImageFile, name: str, max_pixels: int) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise _pil_refused_size(name, error, max_pixels) from error
     except UnidentifiedImageError as error:
-        raise ImageReadError(
-            f"Cannot read {name}: not an image or unsupported format ({error})."
-        ) from error
+        raise ImageReadError(Message("read_not_image_detail", name=name, detail=str(error))) from error
     except _DECODE_ERRORS as error:
-        raise ImageReadError(
-            f"Cannot read {name}: the file is truncated or corrupt ({error}). "
-            "Export or download it again."
-        ) from error
+        raise ImageReadError(Message("read_corrupt", name=name, detail=str(error))) from error
 
 
 def _pil_refused_size(name: str, error: Exception, max_pixels: int) -> ImageTooLargeError:
     """PIL's own bomb check fired anyway (a GIF frame can grow the canvas): report it as ours."""
     match = _PIL_BOMB_PIXELS.search(str(error))
-    declared = f"{int(match.group(1)):,} pixels" if match else "more pixels than the decoder allows"
-    return ImageTooLargeError(
-        f"Cannot read {name}: it declares {declared} (limit {max_pixels:,} pixels) and was refused "
-        "as a possible decompression bomb; shrink the image or raise the limit."
-    )
+    if match:
+        return ImageTooLargeError(Message("read_bomb", name=name, pixels=int(match.group(1)), limit=max_pixels))
+    return ImageTooLargeError(Message("read_bomb_unknown", name=name, limit=max_pixels))
 
 
 def _bit_depth(image: ImageFile.ImageFile) -> int:
@@ -338,8 +321,6 @@ def _to_rgb_and_alpha(image: Image.Image, name: str) -> Decoded:
             return rgba[..., :3], rgba[..., 3], None, None
         return np.array(image if mode == "RGB" else image.convert("RGB")), None, None, None
     except ValueError as error:
-        raise ImageReadError(
-            f"Cannot read {name}: its colour mode {mode} is not supported ({error})."
-        ) from error
+        raise ImageReadError(Message("read_mode", name=name, mode=mode, detail=str(error))) from error
 
 

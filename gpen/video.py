@@ -22,6 +22,7 @@ import numpy as np
 from .engine import Engine
 from .errors import GpenError
 from .inputs import remember_result
+from .messages import Message, message_of
 from .options import EnhanceOptions, VideoOptions
 from .reports import FileReport, FileStatus
 from .stages import PreparedPhoto, RestoredPhoto
@@ -86,18 +87,18 @@ def restore_video(engine: Engine, source: Path, target: Path, options: EnhanceOp
     try:
         info = probe_video(source)
     except GpenError as error:
-        return failed(str(error))
+        return failed(message_of(error))
     run = _VideoRun(engine, source, info, options, video, stop or threading.Event(), on_frame)
     try:
         with write_video(target, source, info, output_container(target), video.quality) as writer:
             run.run(writer)
     except VideoStopped:
-        return failed("not processed: interrupted", info, "stopped")
+        return failed(Message("not_processed_interrupted"), info, "stopped")
     except GpenError as error:
-        return failed(str(error), info)
+        return failed(message_of(error), info)
     except Exception as error:  # noqa: BLE001  (a bug or memory exhausted: this video fails alone)
         log.exception("restoring the video %s failed", source)
-        return failed(f"restoring the video failed: {type(error).__name__}: {error}", info)
+        return failed(Message("video_crashed", detail=f"{type(error).__name__}: {error}"), info)
     remember_result(target)
     return VideoOutcome(run.report(target, time.perf_counter() - started), info, tuple(run.pastes), run.cuts)
 
@@ -159,7 +160,7 @@ class _VideoRun:
         tracked = self.tracker.update(image, self.engine.detect(image), time_s)
         prepared = self.engine.prepare_faces(image, [face.face for face in tracked], self.options)
         if prepared.error:
-            raise VideoFrameError(f"frame {frame.index}: {prepared.error}")
+            raise VideoFrameError(Message("video_frame_failed", index=frame.index, error=prepared.error))
         track_of = {id(face.face): face.track_id for face in tracked}
         self.pastes.append(tuple(FramePaste(track_of[id(aligned.face)], aligned.face.landmarks, aligned.matrix)
                                  for aligned in prepared.faces))
@@ -175,7 +176,7 @@ class _VideoRun:
             for frame, restored in zip(step.frames, step.restored):
                 result = self.engine.finish(restored, self.options)
                 if not result.ok:
-                    raise VideoFrameError(f"frame {frame.index}: {result.error}")
+                    raise VideoFrameError(Message("video_frame_failed", index=frame.index, error=result.error))
                 writer.write(upright(result.image, -self.info.rotation), frame.pts)
                 self.written += 1
                 if self.on_frame is not None:

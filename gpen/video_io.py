@@ -19,6 +19,7 @@ import numpy as np
 
 from .atomic import atomic_file
 from .errors import VideoReadError, VideoWriteError
+from .messages import Message
 from .video_formats import VideoContainer
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def probe_video(path: Path) -> VideoInfo:
         stream = container.streams.video[0]
         first = next(_decode(container, path), None)
         if first is None:
-            raise VideoReadError(f"{path.name} has no video frames (an empty or cut video); nothing to restore")
+            raise VideoReadError(Message("video_no_frames", name=path.name))
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         duration = float(container.duration / av.time_base) if container.duration else 0.0
         return VideoInfo(
@@ -100,19 +101,16 @@ def _open_input(path: Path) -> Iterator[av.container.InputContainer]:
     try:
         container = av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
-        raise VideoReadError(f"{path.name} is not a readable video ({_reason(error)}): the file is corrupt, "
-                             "cut short or not a video") from error
+        raise VideoReadError(Message("video_unreadable", name=path.name, detail=_reason(error))) from error
     try:
         if not container.streams.video:
-            raise VideoReadError(f"{path.name} has no video stream (an audio-only or data file); nothing to restore")
+            raise VideoReadError(Message("video_no_stream", name=path.name))
         format_name = container.format.name
         if format_name.startswith("image2") or format_name.endswith("_pipe"):
-            raise VideoReadError(f"{path.name} is a still image ({format_name}), not a video; give it an image "
-                                 "extension to restore it as a photo")
+            raise VideoReadError(Message("video_still_image", name=path.name, format=format_name))
         stream = container.streams.video[0]
         if stream.codec_context is None or not stream.codec_context.name:
-            raise VideoReadError(f"{path.name}: its video codec cannot be decoded here (unknown codec); "
-                                 "convert it to H.264 first")
+            raise VideoReadError(Message("video_unknown_codec", name=path.name))
         stream.thread_type = "AUTO"
         yield container
     finally:
@@ -123,8 +121,7 @@ def _decode(container: av.container.InputContainer, path: Path) -> Iterator[av.V
     try:
         yield from container.decode(video=0)
     except av.error.FFmpegError as error:
-        raise VideoReadError(f"{path.name} could not be decoded ({_reason(error)}): the file is corrupt or "
-                             "its codec is not supported") from error
+        raise VideoReadError(Message("video_undecodable", name=path.name, detail=_reason(error))) from error
 
 
 def _reason(error: Exception) -> str:
@@ -192,7 +189,7 @@ def write_video(target: Path, source: Path, info: VideoInfo, container: VideoCon
                     writer.close()
                 output.close()
     except (av.error.FFmpegError, OSError, ValueError) as error:
-        raise VideoWriteError(f"Cannot write {target}: {_reason(error)}") from error
+        raise VideoWriteError(Message("video_write_failed", target=target, detail=_reason(error))) from error
 
 
 class AudioCopy:

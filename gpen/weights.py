@@ -16,6 +16,7 @@ import torch
 from . import arch, registry
 from gpen.download import ProgressCallback, download_file
 from gpen.errors import ModelFileError
+from gpen.messages import Message
 
 logger = logging.getLogger(__name__)
 
@@ -27,41 +28,32 @@ PATH_SUFFIXES = (".pth", ".pt")
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint's tensors, unwrapping training wrappers and ``module.`` prefixes."""
     path = Path(path)
-    advice = f"Delete {path} and download it again (or point to another copy)."
     try:
         if not _is_file(path):
-            raise ModelFileError(f"model file {path} does not exist (or is not a file).")
+            raise ModelFileError(Message("model_not_a_file", path=path))
         if path.stat().st_size == 0:
-            raise ModelFileError(f"model file {path} is empty (0 bytes), probably from a failed download. {advice}")
+            raise ModelFileError(Message("model_empty", path=path))
         with open(path, "rb") as handle:
             head = handle.read(4)
     except PermissionError:
-        raise ModelFileError(f"model file {path} cannot be read: permission denied. Give the user running "
-                             f"GPEN read access to it (for example: chmod a+r {path}).") from None
+        raise ModelFileError(Message("model_permission", path=path)) from None
     except OSError as error:
-        raise ModelFileError(f"model file {path} cannot be read: {error.strerror or error}.") from None
+        raise ModelFileError(Message("model_unreadable", path=path, reason=error.strerror or str(error))) from None
     if not head.startswith((b"PK\x03\x04", b"\x80")):   # a zip archive or a legacy pickle
-        raise ModelFileError(f"model file {path} is not a PyTorch checkpoint (it starts with {head!r}; "
-                             f"perhaps an error page saved by a failed download). {advice}")
+        raise ModelFileError(Message("model_not_checkpoint", path=path, head=repr(head)))
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if str(error).startswith("Weights only load failed"):
             detail = " ".join(line.strip() for line in str(error).splitlines() if "global" in line.lower())
-            raise ModelFileError(
-                f"model file {path} was refused: it holds Python objects other than tensors, and loading "
-                f"it could run code ({detail or 'unsupported content'}). Use a plain weights file from a "
-                f"source you trust. {advice}") from None
-        raise ModelFileError(f"model file {path} is not a readable PyTorch checkpoint ({error}). {advice}") from None
+            raise ModelFileError(Message("model_unsafe", path=path, detail=detail or "unsupported content")) from None
+        raise ModelFileError(Message("model_corrupt", path=path, detail=str(error))) from None
     except Exception as error:  # torch raises many types here: RuntimeError, EOFError, KeyError, OSError...
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelFileError(
-            f"model file {path} is not a readable PyTorch checkpoint; it may be truncated or corrupt "
-            f"({type(error).__name__}: {reason}). {advice}") from None
+        raise ModelFileError(Message("model_corrupt", path=path, detail=f"{type(error).__name__}: {reason}")) from None
     state_dict = _unwrap(loaded)
     if state_dict is None:
-        raise ModelFileError(f"model file {path} does not hold a state dict of tensors "
-                             f"(found {_describe(loaded)}). Check that it is the right file.")
+        raise ModelFileError(Message("model_no_state_dict", path=path, found=_describe(loaded)))
     return {key.removeprefix("module."): tensor for key, tensor in state_dict.items()}
 
 
@@ -113,8 +105,7 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
     if _is_path(model):
         path = Path(model).expanduser()
         if not _is_file(path):
-            raise ModelFileError(f"model file {path} not found. Check the path, or give one of the model "
-                                 f"names: {', '.join(registry.RESTORER_NAMES)}.")
+            raise ModelFileError(Message("model_path_missing", path=path, names=", ".join(registry.RESTORER_NAMES)))
         return path
     spec = registry.get_spec(str(model))
     folder = Path(folder) if folder is not None else registry.models_dir()
@@ -126,15 +117,14 @@ def resolve_model_file(model: str | Path, *, folder: Path | None = None, downloa
     raise ModelFileError(missing_file_message(spec, folder))
 
 
-def missing_file_message(spec: registry.ModelSpec, folder: Path) -> str:
+def missing_file_message(spec: registry.ModelSpec, folder: Path) -> Message:
     """Why ``spec``'s file cannot be used (it is not in ``folder``) and how to get it, one address a line.
 
     Says that downloading is turned off only where ``GPEN_NO_DOWNLOAD`` is set; a caller that merely
     did not ask to download (the web app building its engine) gets the plain advice."""
     addresses = "\n".join(f"  - {url}" for url in spec.urls)
-    turned_off = ", and downloading is turned off (GPEN_NO_DOWNLOAD is set)" if downloads_disabled() else ""
-    return (f"model file {spec.file_name} is not in {folder}{turned_off}. Download it from one of these "
-            f"addresses and save it as {spec.file_name} in {folder}:\n{addresses}")
+    said = "model_missing_no_download" if downloads_disabled() else "model_missing"
+    return Message(said, file=spec.file_name, folder=folder, addresses=addresses)
 
 
 def _is_file(path: Path) -> bool:
@@ -144,11 +134,9 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except PermissionError:
         folder = path.parent
-        raise ModelFileError(f"the model folder {folder} cannot be read: permission denied, so {path.name} "
-                             f"cannot be looked for. Give the user running GPEN access to it (for example: "
-                             f"chmod a+rx {folder}).") from None
+        raise ModelFileError(Message("model_folder_permission", folder=folder, file=path.name)) from None
     except OSError as error:
-        raise ModelFileError(f"model file {path} cannot be looked for: {error.strerror or error}.") from None
+        raise ModelFileError(Message("model_cannot_look", path=path, reason=error.strerror or str(error))) from None
 
 
 def load_restorer(model: str | Path, **resolve_kwargs: Any) -> arch.GPEN:
@@ -166,7 +154,7 @@ def load_restorer(model: str | Path, **resolve_kwargs: Any) -> arch.GPEN:
     try:
         config = arch.infer_config(state_dict)
     except ValueError as error:
-        raise ModelFileError(f"model file {path} is not a GPEN checkpoint ({error}).") from None
+        raise ModelFileError(Message("model_not_gpen", path=path, detail=str(error))) from None
     if spec is not None and spec.config is not None:
         registered = arch.config_from_dict(spec.config)
         if registered == config:
@@ -181,8 +169,7 @@ def load_restorer(model: str | Path, **resolve_kwargs: Any) -> arch.GPEN:
     try:
         network.load_state_dict(tensors, strict=True, assign=True)
     except RuntimeError as error:
-        raise ModelFileError(f"model file {path} is not a GPEN checkpoint or has the wrong layout: "
-                             f"{_first_lines(str(error))}") from None
+        raise ModelFileError(Message("model_wrong_layout", path=path, detail=_first_lines(str(error)))) from None
     return network.eval().requires_grad_(False)
 
 

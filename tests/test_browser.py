@@ -256,7 +256,8 @@ def test_missing_files_and_a_failed_download_are_told_an_address_a_line(unreacha
     # (finding the faces of the new photo fails in the same way, so there may be two such pop-ups)
     popup = page.locator(".toast-message-text.error").filter(has_text="GPEN-BFR-512.pth").last
     expect(popup).to_contain_text("The model files are not ready" if english else "模型文件尚未就绪")
-    expect(popup).to_contain_text("GPEN-BFR-512.pth is not in models. Download it from one of these addresses")
+    expect(popup).to_contain_text("GPEN-BFR-512.pth is not in models. Download it from one of these addresses"
+                                  if english else "模型文件 GPEN-BFR-512.pth 不在 models 中。请从以下任一地址下载")
     assert [line for line in lines_of(popup) if "://" in line] == [f"- {url}" for url in urls]   # a line each
     assert "turned off" not in popup.inner_text()
 
@@ -265,7 +266,8 @@ def test_missing_files_and_a_failed_download_are_told_an_address_a_line(unreacha
     warning = page.locator(".toast-message-text.warning").filter(has_text="GPEN-BFR-512.pth").last
     expect(warning).to_contain_text("Downloading GPEN-BFR-512.pth failed:" if english else "下载 GPEN-BFR-512.pth 失败：")
     tried = [line for line in lines_of(warning) if line.startswith("- ")]
-    assert tried == [f"- {url}: cannot connect: Tunnel connection failed: 404 Not Found" for url in urls]
+    reason = "cannot connect: Tunnel connection failed: 404 Not Found" if english else "无法连接：代理拒绝了连接（HTTP 404）"
+    assert tried == [f"- {url}: {reason}" for url in urls]
     expect(warning).to_contain_text("HTTPS_PROXY")
 
     page.reload()        # the failure stays in the status panel, not only in the pop-up that goes away
@@ -273,7 +275,7 @@ def test_missing_files_and_a_failed_download_are_told_an_address_a_line(unreacha
     status = page.locator("#settings-status")
     expect(status).to_contain_text("Last download failed:" if english else "上次下载失败：")
     expect(status).to_contain_text("nothing yet" if english else "尚未加载")
-    expect(status.locator("li li", has_text="404 Not Found")).to_have_count(len(urls))
+    expect(status.locator("li li", has_text="404")).to_have_count(len(urls))
     for url in urls:      # the reason nothing is loaded, with each address as an item of its own
         expect(status.locator("li li", has_text=url).first).to_have_text(url)
     expect(status.locator("li li", has_text="HTTPS_PROXY")).to_contain_text(str(unreachable_app.models))

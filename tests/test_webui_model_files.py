@@ -58,11 +58,13 @@ def test_the_status_panel_shows_the_whole_reason_with_each_address_on_its_own_li
     handlers = make_handlers(tmp_path / "empty", tmp_path)
     urls = registry.get_spec("GPEN-BFR-512").urls
     assert len(urls) >= 2
-    for language, loaded in (("en", "**Loaded:** nothing yet: "), ("zh-CN", "**已加载：** 尚未加载：")):
+    for language, loaded, missing, turned_off in (
+            ("en", "**Loaded:** nothing yet: ", "GPEN-BFR-512.pth is not in", "downloading is turned off"),
+            ("zh-CN", "**已加载：** 尚未加载：", "模型文件 GPEN-BFR-512.pth 不在", "下载功能已关闭")):
         lines = status_of(handlers, language).splitlines()
         [reason] = [line for line in lines if line.startswith(f"- {loaded}")]
-        assert "GPEN-BFR-512.pth is not in" in reason and str(tmp_path / "empty") in reason
-        assert ("downloading is turned off" in reason) == (no_download == "1")
+        assert missing in reason and str(tmp_path / "empty") in reason
+        assert (turned_off in reason) == (no_download == "1")
         start = lines.index(reason)
         assert lines[start + 1:start + 1 + len(urls)] == [f"    - {url}" for url in urls]
 
@@ -146,11 +148,12 @@ def test_a_failed_download_says_what_failed_and_what_to_do_until_the_file_is_the
                         f"download the file by hand from {urls[0]} and save it as GPEN-BFR-512.pth in models, then "
                         f"press “Reload model”.")
     assert str(folder_512) not in str(warned[-1].message)      # no server paths in a pop-up
-    for language, head in (("en", "**Last download failed:** Downloading GPEN-BFR-512.pth failed:"),
-                           ("zh-CN", "**上次下载失败：** 下载 GPEN-BFR-512.pth 失败：")):
+    chinese = "服务器返回 HTTP 404 错误" if server == "404" else "无法连接：连接被拒绝"
+    for language, head, said in (("en", "**Last download failed:** Downloading GPEN-BFR-512.pth failed:", reason),
+                                 ("zh-CN", "**上次下载失败：** 下载 GPEN-BFR-512.pth 失败：", chinese)):
         status = status_of(handlers, language).splitlines()
         start = status.index(f"- {head}")
-        assert status[start + 1:start + 3] == [f"    - {urls[0]}: {reason}", f"    - {urls[1]}: {reason}"]
+        assert status[start + 1:start + 3] == [f"    - {urls[0]}: {said}", f"    - {urls[1]}: {said}"]
         assert "GPEN-BFR-512.pth" in status[start + 3] and str(folder_512) in status[start + 3]
     assert "**Last download failed:**" in status_of(handlers)          # still there on the next look
     shutil.copy(models_folder / "GPEN-BFR-512.pth", folder_512)        # put there by hand
@@ -179,23 +182,26 @@ def test_the_running_app_explains_a_failed_download_and_waiting_settings(models_
 
             download_model = input_index(config, "page_download", "settings-model")
             chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
-            for headers, failed, what_to_do in ((None, "Downloading GPEN-BFR-256.pth failed:", "What to do:"),
-                                                (chinese, "下载 GPEN-BFR-256.pth 失败：", "解决办法：")):
+            for headers, failed, what_to_do, refused in (
+                    (None, "Downloading GPEN-BFR-256.pth failed:", "What to do:",
+                     "cannot connect: Tunnel connection failed: 404 Not Found"),
+                    (chinese, "下载 GPEN-BFR-256.pth 失败：", "解决办法：", "无法连接：代理拒绝了连接（HTTP 404）")):
                 downloaded = page_event(app, "page_download", {download_model: "GPEN-BFR-256"}, headers)
                 [notice] = [notice for notice in downloaded.notices if failed in notice]
                 lines = notice.split("<br>")
                 assert lines[0] == failed and lines[-1].startswith(what_to_do) and "HTTPS_PROXY" in lines[-1]
                 url = registry.get_spec("GPEN-BFR-256").urls[0]
-                assert f"- {url}: cannot connect: Tunnel connection failed: 404 Not Found" in lines
+                assert f"- {url}: {refused}" in lines
                 assert str(folder) not in notice
 
             for headers, phrases in ((None, ("**Last download failed:** Downloading GPEN-BFR-256.pth failed:",
-                                             "**Loaded:** GPEN-BFR-512", "**Chosen, not loaded yet:** GPEN-BFR-256")),
+                                             "**Loaded:** GPEN-BFR-512", "**Chosen, not loaded yet:** GPEN-BFR-256",
+                                             f"\n    - {url}: cannot connect")),
                                      (chinese, ("**上次下载失败：** 下载 GPEN-BFR-256.pth 失败：", "**已加载：** GPEN-BFR-512",
-                                                "**已选择，尚未加载：** GPEN-BFR-256"))):
+                                                "**已选择，尚未加载：** GPEN-BFR-256", f"\n    - {url}: 无法连接"))):
                 shown = page_event(app, "page_load", headers=headers).data[status]
                 assert all(phrase in shown for phrase in phrases), shown
-                assert f"\n    - {url}: cannot connect" in shown and str(folder) in shown
+                assert str(folder) in shown
 
             reloaded = page_event(app, "page_reload")
             assert any(notice.startswith("Could not load GPEN-BFR-256, so GPEN-BFR-512 keeps running")

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpen.errors import DownloadError, ModelFileError
+from gpen.messages import message_of
 from gpen.registry import ModelSpec
 
-from .i18n import text
+from .i18n import text, worded
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,15 @@ class DownloadFailure:
     @classmethod
     def of(cls, spec: ModelSpec, folder: Path, error: ModelFileError) -> DownloadFailure:
         attempts = error.attempts if isinstance(error, DownloadError) else ()
-        return cls(spec.file_name, Path(folder), tuple(spec.urls), tuple(attempts), str(error))
+        return cls(spec.file_name, Path(folder), tuple(spec.urls), tuple(attempts), message_of(error))
 
     def lines(self, language: str) -> list[str]:
         """The message in ``language``: what failed, one line per address tried, then what to do."""
         if not self.attempts:
-            return text("download_failed", language, error=self.error).splitlines()
+            return text("download_failed", language, error=worded(self.error, language)).splitlines()
         url = self.urls[0] if self.urls else self.attempts[0][0]
         return [text("download_file_failed", language, name=self.file_name),
-                *(f"- {address}: {reason}" for address, reason in self.attempts),
+                *(f"- {address}: {worded(reason, language)}" for address, reason in self.attempts),
                 text("download_what_to_do", language, url=url, name=self.file_name, folder=self.folder)]
 
     def resolved(self) -> bool:

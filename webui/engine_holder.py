@@ -23,6 +23,7 @@ import torch
 
 from gpen import Engine
 from gpen.errors import GpenError
+from gpen.messages import message_of
 
 from .settings import Settings
 
@@ -92,7 +93,7 @@ class EngineHolder:
         with self._build_lock, self.lock:
             self._settings = settings
             if self._running is None:
-                self._error = str(error)
+                self._error = message_of(error)
         return self.state()
 
     def load(self) -> EngineState:
@@ -112,7 +113,7 @@ class EngineHolder:
                     self._running = _Running(self._factory(self._settings), self._settings)
                     self._error = None
                 except (GpenError, ValueError) as error:
-                    self._error = str(error)
+                    self._error = message_of(error)
                     raise
             yield self._running.engine
 
@@ -131,7 +132,7 @@ class EngineHolder:
             except (GpenError, ValueError) as error:
                 if self._running is None:
                     with self.lock:
-                        self._settings, self._error = settings, str(error)
+                        self._settings, self._error = settings, message_of(error)
                 raise
             with self.lock:
                 old, self._running = self._running, _Running(engine, settings)

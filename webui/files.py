@@ -30,6 +30,7 @@ from gpen.atomic import atomic_file
 from gpen.reports import FileReport
 from gpen.image_writing import save_image
 from gpen.images import SUPPORTED_INPUT_EXTENSIONS
+from gpen.messages import Message
 
 from .instances import new_instance_folder
 from .settings import REPO
@@ -126,7 +127,7 @@ def collect_inputs(uploads: Sequence[str | Path], work: Path, limits: BatchLimit
             rows.extend(skipped)
             unpacked_bytes += used
         elif len(inputs) >= limits.max_files:
-            rows.append(FileReport(path.name, None, "skipped", error=f"too many files: at most {limits.max_files}"))
+            rows.append(FileReport(path.name, None, "skipped", error=Message("upload_too_many", limit=limits.max_files)))
         else:
             inputs.append(BatchInput(path, path.name))
     return inputs, rows
@@ -139,16 +140,14 @@ def unpack_zip(archive_path: Path, destination: Path, max_files: int, max_bytes:
     try:
         archive = zipfile.ZipFile(archive_path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-        return [], [FileReport(label, None, "failed", error=f"not a readable ZIP file ({error})")], 0
+        return [], [FileReport(label, None, "failed", error=Message("zip_unreadable", detail=str(error)))], 0
     inputs: list[BatchInput] = []
     rows: list[FileReport] = []
     written = 0
     with archive:
         overlapping = overlapping_entries(archive)
         if overlapping:
-            return [], [FileReport(label, None, "failed", error=(
-                f"refused: {overlapping} entries of this ZIP overlap other entries' stored data (one stored "
-                "file listed many times, as ZIP bombs do), so nothing was taken from it"))], 0
+            return [], [FileReport(label, None, "failed", error=Message("zip_overlapping", count=overlapping))], 0
         for index, member in enumerate(archive.infolist()):
             name = _member_name(member)
             display = f"{label}/{name}"
@@ -159,18 +158,19 @@ def unpack_zip(archive_path: Path, destination: Path, max_files: int, max_bytes:
                 rows.append(FileReport(display, None, "skipped", error=problem))
                 continue
             if len(inputs) >= max_files:
-                rows.append(FileReport(display, None, "skipped", error="too many files in this batch"))
+                rows.append(FileReport(display, None, "skipped", error=Message("zip_too_many")))
                 continue
             target = destination / f"{index:05d}" / _fit_name(PurePosixPath(name).name)
             try:
                 size = _copy_member(archive, member, target, max_bytes - written)
             except _TooLarge:
                 rows.append(FileReport(display, None, "skipped",
-                                       error="the ZIP unpacks to more than this batch may hold"))
+                                       error=Message("zip_too_large")))
                 continue
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, OSError,
                     ValueError) as error:
-                rows.append(FileReport(display, None, "failed", error=f"cannot unpack ({error})"))
+                rows.append(FileReport(display, None, "failed",
+                                       error=Message("zip_cannot_unpack", detail=str(error))))
                 continue
             written += size
             inputs.append(BatchInput(target, display))
@@ -187,13 +187,13 @@ def _member_problem(member: zipfile.ZipInfo, name: str) -> str | None:
         return _PASS_OVER
     parts = PurePosixPath(name).parts
     if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-        return "unsafe path inside the ZIP"
+        return Message("zip_unsafe_path")
     if not parts or any(part.startswith(".") for part in parts) or parts[0] == "__MACOSX":
         return _PASS_OVER
     if (member.external_attr >> 16) & 0o170000 == 0o120000:
-        return "a link, not a file"
+        return Message("zip_link")
     if PurePosixPath(name).suffix.lower() not in SUPPORTED_INPUT_EXTENSIONS:
-        return "not an image file"
+        return Message("zip_not_image")
     return None
 
 

@@ -22,9 +22,9 @@ from . import options as controls
 from .clients import ClientWatch
 from .engine_holder import EngineHolder
 from .files import BatchLimits, RequestFolders, link_or_copy, zip_results
-from .i18n import language_of_request, text
+from .i18n import language_of_request, said, text, worded
 from .jobs import Jobs
-from .messages import shown
+from .messages import error_popup, show_info, show_warning, shown
 from .reports import batch_summary, report_table
 from .settings_events import SettingsEvents
 
@@ -57,7 +57,7 @@ class Handlers:
             return controls.build_options(strength, mode, faces, min_face_px, aligned,
                                           controls.adjustments_from_api(adjustments))
         except (ValueError, TypeError, OverflowError) as error:
-            raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
+            raise error_popup(text("bad_setting", language, error=said(error, language)), language) from None
 
     @staticmethod
     def slider_values(values: Sequence[Any]) -> dict[str, Any]:
@@ -74,7 +74,7 @@ class Handlers:
                 raise ValueError(f"face_indices must be a list of at most {MAX_FACE_NUMBERS} face numbers")
             return dataclasses.replace(options, face_numbers=tuple(numbers))
         except (ValueError, TypeError) as error:
-            raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
+            raise error_popup(text("bad_setting", language, error=said(error, language)), language) from None
 
     # ---- the Single tab -------------------------------------------------------------------------
     def find_faces(self, request: gr.Request, image: str | None, landmarks: bool) -> tuple:
@@ -106,14 +106,14 @@ class Handlers:
         options = self.options_from_controls(language, strength, mode, faces, min_face_px, aligned,
                                 self.slider_values(adjustments))
         if found and not picked and not options.aligned:
-            raise gr.Error(text("no_face_ticked", language), print_exception=False)
+            raise error_popup(text("no_face_ticked", language), language)
         if not options.aligned:
             options = self._picked(options, picked, language)
         outcome = self.jobs.restore_photo(image, options, language)
         info = outcome.info
         notice = info["notice"]
         if notice:
-            gr.Warning(notice)
+            show_warning(notice, language)
         device = f"{info['device']} ({info['precision']}), {info['model']}"
         return ((str(outcome.before_preview), str(outcome.after_preview)),
                 gr.update(value=str(outcome.result_file), visible=True), str(info["faces"]), device,
@@ -151,21 +151,23 @@ class Handlers:
             archive = zip_results([path for path, _ in outcome.results], [outcome.folder / "report.json"],
                                   outcome.work / f"{outcome.folder.name}.zip")
         if outcome.stop_asked:
-            gr.Info(text("batch_stopped", language, total=len(outcome.rows),
-                         done=sum(row.status != "stopped" for row in outcome.rows)))
+            show_info(text("batch_stopped", language, total=len(outcome.rows),
+                         done=sum(row.status != "stopped" for row in outcome.rows)), language)
         failed = [row for row in outcome.rows if row.status == "failed"]
         if failed:   # stays until closed; the whole errors are at the top of the table
-            lines = [row.error if row.input in (row.error or "") else f"{row.input}: {row.error}"
-                     for row in failed[:5]] + (["…"] if len(failed) > 5 else [])
-            gr.Warning(shown(text("batch_failed_popup", language, count=len(failed), total=len(outcome.rows))
-                             + "\n" + "\n".join(lines)), duration=None)
+            errors = [(row.input, worded(row.error, language)) for row in failed[:5]]
+            lines = [error if name in error else f"{name}: {error}" for name, error in errors]
+            lines += ["…"] if len(failed) > 5 else []
+            show_warning(shown(text("batch_failed_popup", language, count=len(failed), total=len(outcome.rows))
+                             + "\n" + "\n".join(lines)), language, duration=None)
         return (outcome.gallery, report_table(outcome.rows, language),
                 gr.update(value=str(archive) if archive else None, visible=archive is not None), summary, folder)
 
     def stop_batch(self, request: gr.Request) -> None:
         """Stop: the batch in progress finishes its photos in flight and keeps every result so far."""
         if self.jobs.running.stop("batch", getattr(request, "session_hash", None)):
-            gr.Info(text("batch_stopping", language_of_request(request)))
+            language = language_of_request(request)
+            show_info(text("batch_stopping", language), language)
 
     def api_enhance_batch(self, files: list[str], strength: float = controls.DEFAULT_STRENGTH_PERCENT,
                           mode: str = controls.mode_names()[0], faces: str = "all", min_face_px: float = 0,

@@ -3,13 +3,17 @@
 Labels of components are ``gr.I18n`` keys, translated by the browser. Text the handlers make at
 run time (status, notices, errors, table headings) is translated here with ``text(key, language)``,
 the language read from the request's ``Accept-Language`` header, which the browser sets from the
-same preference. The text about model files is in ``model_texts``.
+same preference. The text about model files is in ``model_texts``; the engine's messages (an id and its
+values, see ``gpen.messages``) are worded from the same tables with ``worded``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from . import model_texts
+from gpen.messages import ENGLISH as ENGINE_EN
+from gpen.messages import Message, message_of
+
+from . import engine_texts, model_texts
 
 EN: dict[str, str] = {
     # page
@@ -163,7 +167,12 @@ EN: dict[str, str] = {
     "video_stopping": "Stopping after the frames in progress…",
     "video_summary": "{frames} frames restored in {seconds:.1f} s ({faces} faces tracked). Audio, frame times, "
                      "rotation and creation time are kept.",
+    # pop-up titles
+    "title_error": "Error",
+    "title_warning": "Warning",
+    "title_info": "Info",
     **model_texts.EN,
+    **ENGINE_EN,
 }
 
 ZH: dict[str, str] = {
@@ -302,7 +311,11 @@ ZH: dict[str, str] = {
     "video_stopped": "已停止，未保留任何结果。",
     "video_stopping": "处理完当前帧后停止……",
     "video_summary": "已修复 {frames} 帧，用时 {seconds:.1f} 秒（跟踪到 {faces} 张脸）。音频、帧时间、旋转和创建时间均已保留。",
+    "title_error": "错误",
+    "title_warning": "警告",
+    "title_info": "提示",
     **model_texts.ZH,
+    **engine_texts.ZH,
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}
@@ -349,3 +362,15 @@ def text(key: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
     table = LANGUAGES.get(language, EN)
     template = table.get(key, EN[key])
     return template.format(**values) if values else template
+
+
+def worded(said: Any, language: str = DEFAULT_LANGUAGE) -> str:
+    """An engine's message in ``language``: a ``Message`` from its id and values, any other text as it is."""
+    if isinstance(said, Message):
+        return said.worded(LANGUAGES.get(language, EN))
+    return "" if said is None else str(said)
+
+
+def said(error: BaseException, language: str = DEFAULT_LANGUAGE) -> str:
+    """What an error says, in ``language`` where it was raised with a ``Message``."""
+    return worded(message_of(error), language)

@@ -35,8 +35,8 @@ from .files import (
 )
 from .batch_progress import BatchProgress
 from .gallery import batch_gallery
-from .i18n import text
-from .messages import problem_key
+from .i18n import said, text, worded
+from .messages import error_popup, problem_key
 from .reports import named_row
 from .running import RunningJobs
 
@@ -94,19 +94,19 @@ class Jobs:
             with self.holder.use() as engine:
                 return work(engine)
         except ModelFileError as error:
-            raise gr.Error(text("models_missing", language, error=error), print_exception=False) from None
+            raise error_popup(text("models_missing", language, error=said(error, language)), language) from None
         except GpenError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            raise error_popup(said(error, language), language) from None
 
     def find_faces(self, path: str | Path | None, language: str, landmarks: bool = False) -> FacesFound:
         """Find the faces of one uploaded photo and draw the numbered preview into a new request folder."""
         if not path:
-            raise gr.Error(text("no_photo", language), print_exception=False)
+            raise error_popup(text("no_photo", language), language)
         try:
             loaded = load_image(path, max_pixels=self.holder.settings.output.max_pixels)
         except GpenError as error:
-            message = str(error).replace(str(path), Path(path).name)
-            raise gr.Error(text("cannot_read", language, error=message), print_exception=False) from None
+            message = said(error, language).replace(str(path), Path(path).name)
+            raise error_popup(text("cannot_read", language, error=message), language) from None
         faces = self.with_engine(language, lambda engine: engine.find_faces(loaded.rgb))
         preview = save_preview(draw_face_boxes(loaded.rgb, faces, landmarks), self.folders.new() / "faces.jpg")
         return FacesFound(preview, faces)
@@ -114,7 +114,7 @@ class Jobs:
     def restore_photo(self, path: str | Path | None, options: EnhanceOptions, language: str) -> SingleOutcome:
         """Restore one uploaded photo into a new request folder."""
         if not path:
-            raise gr.Error(text("no_photo", language), print_exception=False)
+            raise error_popup(text("no_photo", language), language)
         started = time.perf_counter()
         settings = self.holder.settings
         folder = self.folders.new()
@@ -128,17 +128,17 @@ class Jobs:
         outcome, used = self.with_engine(language, run)
         report, loaded, result = outcome.report, outcome.loaded, outcome.result
         if loaded is None:
-            message = (report.error or "").replace(str(path), Path(path).name)
-            raise gr.Error(text("cannot_read", language, error=message), print_exception=False)
+            message = worded(report.error, language).replace(str(path), Path(path).name)
+            raise error_popup(text("cannot_read", language, error=message), language)
         if not result.ok:
-            raise gr.Error(text("failed", language, error=result.error), print_exception=False)
+            raise error_popup(text("failed", language, error=worded(result.error, language)), language)
         if report.status == "failed":    # restored, but the result could not be written
-            raise gr.Error(report.error, print_exception=False)
+            raise error_popup(worded(report.error, language), language)
         try:
             before = save_preview(loaded.rgb, folder / "before.jpg")
             after = save_preview(result.image, folder / "after.jpg")
         except GpenError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            raise error_popup(said(error, language), language) from None
         no_faces = result.face_count == 0 and not options.aligned
         info = {
             "file": target.name, "faces": result.face_count, "width": int(result.image.shape[1]),
@@ -210,12 +210,11 @@ class Jobs:
         """A new request folder, the photos of the uploads (ZIPs unpacked into it) and the rows of the files
         left out; too many files, or none, is an error for the person."""
         if not uploads:
-            raise gr.Error(text("no_files", language), print_exception=False)
+            raise error_popup(text("no_files", language), language)
         uploads = [Path(upload) for upload in uploads]
         count = count_photos(uploads)
         if count > self.limits.max_files:
-            raise gr.Error(text("too_many_files", language, count=count, limit=self.limits.max_files),
-                           print_exception=False)
+            raise error_popup(text("too_many_files", language, count=count, limit=self.limits.max_files), language)
         work = self.folders.new()
         archives = [upload.name for upload in uploads if upload.suffix.lower() == ".zip"]
         if progress is not None and archives:
@@ -231,7 +230,7 @@ def _results_folder(language: str) -> Path:
     except OSError as error:
         log.error("cannot create a folder for the results in %s: %s", outputs_root(), error)
         key = "disk_full" if problem_key(error) == "disk_full" else "results_folder_failed"
-        raise gr.Error(text(key, language), print_exception=False) from None
+        raise error_popup(text(key, language), language) from None
 
 
 def _remove_tree(path: Path) -> None:

@@ -8,7 +8,8 @@ shown as the text it is, and each line break made a ``<br>`` (HTML runs lines to
 message's lines, such as one download address a line, must stay apart). Apply it once: a second pass
 would show the ``<br>`` as text. ``user_errors`` wraps an event function: the ``gr.Error`` messages it means
 are passed through ``shown``, and anything else it raises becomes a short message in the person's
-language, the details going to the server's log.
+language, the details going to the server's log. ``error_popup``, ``show_warning`` and ``show_info`` title
+their pop-ups in the person's language ("错误", not "Error").
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def user_errors(function: F) -> F:
                            title=error.title, print_exception=False) from None
         except Exception as error:  # noqa: BLE001  (the person gets a plain message; the log, the details)
             log.exception("%s failed", getattr(function, "__name__", "an event"))
-            raise gr.Error(text(problem_key(error), _language(args, kwargs)), print_exception=False) from None
+            language = _language(args, kwargs)
+            raise error_popup(text(problem_key(error), language), language) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,3 +74,18 @@ def user_errors(function: F) -> F:
 def _language(args: tuple, kwargs: dict[str, Any]) -> str:
     request = next((value for value in (*args, *kwargs.values()) if isinstance(value, gr.Request)), None)
     return language_of_request(request) if request is not None else DEFAULT_LANGUAGE
+
+
+def error_popup(message: str, language: str, **options: Any) -> gr.Error:
+    """The ``gr.Error`` to raise for ``message`` (worded in ``language``), titled in the same language."""
+    return gr.Error(message, title=text("title_error", language), print_exception=False, **options)
+
+
+def show_warning(message: str, language: str, **options: Any) -> None:
+    """A warning pop-up for ``message`` (worded in ``language``), titled in the same language."""
+    gr.Warning(message, title=text("title_warning", language), **options)
+
+
+def show_info(message: str, language: str, **options: Any) -> None:
+    """A notice for ``message`` (worded in ``language``), titled in the same language."""
+    gr.Info(message, title=text("title_info", language), **options)

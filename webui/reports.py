@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Sequence
 
+from gpen.messages import Message
 from gpen.reports import FileReport
 
-from .i18n import text
+from .i18n import text, worded
 from .messages import without_paths
 
 STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "status_skipped",
@@ -15,17 +16,25 @@ STATUS_KEYS = {"ok": "status_ok", "no_faces": "status_no_faces", "skipped": "sta
 
 
 def named_row(report: FileReport, name: str) -> FileReport:
-    """The row under the name the person knows, without the server's paths in the error."""
-    error = without_paths(report.error.replace(report.input, name)) if report.error else None
-    return dataclasses.replace(report, input=name, error=error)
+    """The row under the name the person knows, without the server's paths in the error (which stays a
+    ``Message``, to be worded in the person's language)."""
+    return dataclasses.replace(report, input=name, error=_renamed(report.error, report.input, name))
+
+
+def _renamed(said: Any, old: str, new: str) -> Any:
+    if isinstance(said, Message):
+        return Message(said.id, **{key: _renamed(value, old, new) for key, value in said.values.items()})
+    if isinstance(said, (str, PurePath)):
+        return without_paths(str(said).replace(old, new))
+    return said
 
 
 def report_table(rows: Sequence[FileReport], language: str) -> dict[str, Any]:
     """The table's value: one row per input, headings and statuses in ``language``."""
     headers = [text(key, language) for key in ("column_file", "column_status", "column_faces", "column_seconds",
                                                "column_error")]
-    data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2), row.error or ""]
-            for row in failed_first(rows)]
+    data = [[row.input, text(STATUS_KEYS[row.status], language), row.faces, round(row.seconds, 2),
+             worded(row.error, language)] for row in failed_first(rows)]
     return {"headers": headers, "data": data}
 
 

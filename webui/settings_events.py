@@ -15,8 +15,8 @@ from .download_failures import DownloadFailure, DownloadFailures
 from .engine_holder import EngineHolder
 from .settings import Settings
 from .files import outputs_root
-from .i18n import language_of_request, text
-from .messages import shown
+from .i18n import language_of_request, said, text
+from .messages import show_info, show_warning, shown
 from .settings import offered_models, save_settings
 from .status import render_model_files, render_status
 
@@ -45,7 +45,7 @@ class SettingsEvents:
         """Build the engine for the new settings, swap it in, save the settings."""
         language = language_of_request(request)
         if self.locked:
-            gr.Warning(text("settings_locked", language))
+            show_warning(text("settings_locked", language), language)
             return self.settings_view(language)
         try:
             wanted = self.holder.settings.with_values(
@@ -53,21 +53,21 @@ class SettingsEvents:
                 detector=detector, output_format=output_format, quality=int(round(quality)),
                 strip_metadata=bool(strip_metadata), max_pixels=int(round(float(max_megapixels) * 1_000_000)))
         except (ValueError, TypeError) as error:
-            gr.Warning(shown(text("bad_setting", language, error=error)))
+            show_warning(shown(text("bad_setting", language, error=said(error, language))), language)
             return self.settings_view(language)
         if wanted.engine.model not in self.offered_models:
-            gr.Warning(text("model_not_offered", language, names=", ".join(self.offered_models)))
+            show_warning(text("model_not_offered", language, names=", ".join(self.offered_models)), language)
             return self.settings_view(language)
         try:
             self.holder.apply(wanted)
-            gr.Info(text("settings_applied", language))
+            show_info(text("settings_applied", language), language)
         except (GpenError, ValueError) as error:
             self._not_applied(wanted, error, language)
         try:
             save_settings(self.holder.settings, self.settings_file)
         except OSError as error:
             log.error("cannot save the settings to %s: %s", self.settings_file, error)
-            gr.Warning(text("settings_not_saved", language))
+            show_warning(text("settings_not_saved", language), language)
         return self.settings_view(language)
 
     def reload_model(self, request: gr.Request) -> tuple:
@@ -75,7 +75,7 @@ class SettingsEvents:
         what was loaded, or why not."""
         language = language_of_request(request)
         if self.locked:
-            gr.Warning(text("settings_locked", language))
+            show_warning(text("settings_locked", language), language)
             return self.settings_view(language)
         self._load(language)
         return self.settings_view(language)
@@ -89,11 +89,11 @@ class SettingsEvents:
             state = self.holder.wait_for(wanted, error)
             now = text("still_running", language, model=state.model_name) if state.loaded else \
                 text("none_running", language)
-            gr.Warning(shown(text("settings_waiting", language, now=now, model=engine.model,
-                                  files=", ".join(spec.file_name for spec in missing))))
+            show_warning(shown(text("settings_waiting", language, now=now, model=engine.model,
+                                  files=", ".join(spec.file_name for spec in missing))), language)
             return
         key = "settings_saved_not_loaded" if self.holder.settings == wanted else "settings_kept"
-        gr.Warning(shown(text(key, language, error=error)))
+        show_warning(shown(text(key, language, error=said(error, language))), language)
 
     def _load(self, language: str) -> None:
         """Build the engine for the settings in force and say what was loaded, or why not (a running
@@ -103,12 +103,13 @@ class SettingsEvents:
             state = self.holder.apply(self.holder.settings, force=True)
         except (GpenError, ValueError) as error:
             running = self.holder.state()
-            message = text("reload_failed_running", language, model=model, running=running.model_name, error=error) \
-                if running.loaded else text("reload_failed", language, model=model, error=error)
-            gr.Warning(shown(message))
+            reason = said(error, language)
+            message = text("reload_failed_running", language, model=model, running=running.model_name, error=reason) \
+                if running.loaded else text("reload_failed", language, model=model, error=reason)
+            show_warning(shown(message), language)
             return
-        gr.Info(text("model_loaded", language, model=state.model_name, device=state.device,
-                     precision=state.precision, detector=state.detector))
+        show_info(text("model_loaded", language, model=state.model_name, device=state.device,
+                     precision=state.precision, detector=state.detector), language)
 
     def download_models(self, request: gr.Request, progress: gr.Progress = gr.Progress(),
                         model: str | None = None, detector: str | None = None) -> tuple:
@@ -117,12 +118,12 @@ class SettingsEvents:
         in ``failures`` for the status panel."""
         language = language_of_request(request)
         if self.locked:
-            gr.Warning(text("settings_locked", language))
+            show_warning(text("settings_locked", language), language)
             return self.settings_view(language)
         detector = detector if detector in DETECTOR_CHOICES else self.holder.settings.engine.detector
         missing = missing_models((model or self.holder.settings.engine.model).strip(), self.models_folder, detector)
         if not missing:
-            gr.Info(text("nothing_to_download", language))
+            show_info(text("nothing_to_download", language), language)
         for spec in missing:
             def report(done: int, total: int | None, name: str = spec.file_name) -> None:
                 megabytes = f"{done / 2**20:.0f}" + (f" / {total / 2**20:.0f} MB" if total else " MB")
@@ -133,10 +134,10 @@ class SettingsEvents:
             except ModelFileError as error:
                 failure = DownloadFailure.of(spec, self.models_folder or models_dir(), error)
                 self.failures.record(failure)
-                gr.Warning(shown("\n".join(failure.lines(language))))
+                show_warning(shown("\n".join(failure.lines(language))), language)
                 return self.settings_view(language)
         if missing:
-            gr.Info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)))
+            show_info(text("downloaded", language, names=", ".join(spec.file_name for spec in missing)), language)
             state, engine = self.holder.state(), self.holder.settings.engine
             if (not state.loaded or state.waiting) and not missing_models(engine.model, self.models_folder,
                                                                           engine.detector):

@@ -12,7 +12,7 @@ from gpen.weights import downloads_disabled
 
 from .download_failures import DownloadFailure
 from .engine_holder import EngineState
-from .i18n import text
+from .i18n import text, worded
 
 
 def cuda_missing_reason_key() -> str | None:
@@ -50,11 +50,11 @@ def render_status(state: EngineState, language: str, folder: Path | None, settin
                                  precision=state.precision, batch_size=state.batch_size,
                                  detector=state.detector or state.settings.engine.detector))
         if state.note:
-            lines.append("- " + text("status_note", language, note=state.note))
+            lines.append("- " + text("status_note", language, note=worded(state.note, language)))
         if state.waiting:
             lines.append("- " + waiting_line(state, language, folder))
     else:
-        lines.append("- " + text("status_not_loaded", language, error=nested((state.error or "-").splitlines())))
+        lines.append("- " + text("status_not_loaded", language, error=nested((worded(state.error, language) or "-").splitlines())))
     lines += ["- " + text("status_download_failed", language, message=nested(failure.lines(language)))
               for failure in failures]
     lines.append("- " + text("status_folder", language, folder=folder))

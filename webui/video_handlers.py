@@ -20,7 +20,8 @@ from gpen.output_names import plan_output_paths
 from gpen.video import VideoOutcome, restore_video
 
 from .handlers import Handlers
-from .i18n import language_of_request, text
+from .i18n import language_of_request, said, text, worded
+from .messages import error_popup, show_info
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class VideoHandlers:
                 progress: gr.Progress | None, session: str | None) -> VideoResult:
         """Restore one uploaded video into a new request folder; ``gr.Error`` saying why it could not."""
         if not path:
-            raise gr.Error(text("no_video", language), print_exception=False)
+            raise error_popup(text("no_video", language), language)
         source = Path(path)
         [target] = plan_output_paths([source], self.handlers.jobs.folders.new(), None, suffix="_restored")
         started = time.monotonic()
@@ -69,8 +70,8 @@ class VideoHandlers:
         report = outcome.report
         if not report.succeeded:
             key = "video_stopped" if report.status == "stopped" else "video_failed"
-            message = (report.error or "").replace(str(source), source.name)
-            raise gr.Error(text(key, language, error=message), print_exception=False)   # user_errors shows it
+            message = worded(report.error, language).replace(str(source), source.name)
+            raise error_popup(text(key, language, error=message), language)   # user_errors shows it
         info = {"file": target.name, "frames": len(outcome.faces), "faces": report.faces,
                 "seconds": round(time.monotonic() - started, 3), "width": outcome.info.width,
                 "height": outcome.info.height, "frames_per_second": round(outcome.info.frames_per_second, 3),
@@ -93,7 +94,8 @@ class VideoHandlers:
     def stop_video(self, request: gr.Request) -> None:
         """Stop: the video in progress is abandoned after its current frames; no result is kept."""
         if self.handlers.jobs.running.stop("video", getattr(request, "session_hash", None)):
-            gr.Info(text("video_stopping", language_of_request(request)))
+            language = language_of_request(request)
+            show_info(text("video_stopping", language), language)
 
     def api_enhance_video(self, video: str, quality: float = 18, smoothing: bool = True, strength: float = 100,
                           mode: str = "natural", faces: str = "all", min_face_px: float = 0, aligned: bool = False,
@@ -113,4 +115,4 @@ def _video_options(quality: Any, smoothing: Any, language: str) -> VideoOptions:
     try:
         return VideoOptions(quality=int(round(float(quality))), smoothing=bool(smoothing))
     except (ValueError, TypeError, OverflowError) as error:
-        raise gr.Error(text("bad_setting", language, error=error), print_exception=False) from None
+        raise error_popup(text("bad_setting", language, error=said(error, language)), language) from None
