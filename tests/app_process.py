@@ -2,6 +2,7 @@
 port, with its model, outputs and settings places in a temporary folder."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 120
@@ -87,3 +88,18 @@ def start_app_with_tiny_models(folder: Path, *args: str, env: dict[str, str] | N
     tiny_models.make_tiny_models(models)
     tiny_models.make_tiny_models(models, restorer_name="GPEN-BFR-256", detector_name="retinaface-mobile0.25")
     return start_app(folder, models, *args, env=env)
+
+
+@contextlib.contextmanager
+def app_behind_a_refusing_proxy(folder: Path) -> Iterator[AppProcess]:
+    """The app with no model files and downloading on, every download refused by a web proxy on 127.0.0.1
+    that answers 404."""
+    from local_http import NotFound, proxy_environment, serve_on_loopback
+
+    (folder / "models").mkdir()
+    with serve_on_loopback(NotFound) as proxy:
+        running = start_app(folder, folder / "models", env={**proxy_environment(proxy), "GPEN_NO_DOWNLOAD": ""})
+        try:
+            yield running
+        finally:
+            running.stop()

@@ -10,9 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from app_process import AppProcess, start_app, start_app_with_tiny_models
+from app_process import AppProcess, app_behind_a_refusing_proxy, start_app, start_app_with_tiny_models
 from browser_pages import expect, open_page, require_browser, screenshot
-from local_http import NotFound, proxy_environment, serve_on_loopback
 from photos import PHOTOS
 
 from gpen import registry
@@ -43,12 +42,8 @@ def empty_app(tmp_path_factory) -> AppProcess:
 @pytest.fixture(scope="module")
 def unreachable_app(tmp_path_factory) -> AppProcess:
     """No model files, downloading on, and every download refused by a web proxy on 127.0.0.1 (404)."""
-    folder = tmp_path_factory.mktemp("browser_unreachable_app")
-    (folder / "models").mkdir()
-    with serve_on_loopback(NotFound) as proxy:
-        running = start_app(folder, folder / "models", env={**proxy_environment(proxy), "GPEN_NO_DOWNLOAD": ""})
+    with app_behind_a_refusing_proxy(tmp_path_factory.mktemp("browser_unreachable_app")) as running:
         yield running
-        running.stop()
 
 
 def lines_of(locator) -> list[str]:

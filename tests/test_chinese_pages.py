@@ -4,19 +4,13 @@ Chromium; the check is ``english_sentences`` over every pop-up, the status panel
 from __future__ import annotations
 
 import pytest
-from app_process import AppProcess, start_app, start_app_with_tiny_models
+from app_process import AppProcess, app_behind_a_refusing_proxy, start_app_with_tiny_models
 from bad_inputs import bomb_png
-from browser_pages import expect, open_page, require_browser
+from browser_pages import expect, open_page
 from english_text import english_sentences
-from local_http import NotFound, proxy_environment, serve_on_loopback
 from photos import PHOTOS
 
 CHINESE = "zh-CN"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def browser_available() -> None:
-    require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +22,8 @@ def app(tmp_path_factory) -> AppProcess:
 
 @pytest.fixture(scope="module")
 def unreachable_app(tmp_path_factory) -> AppProcess:
-    """No model files, downloading on, and every download refused by a web proxy on 127.0.0.1 (404)."""
-    folder = tmp_path_factory.mktemp("chinese_unreachable_app")
-    (folder / "models").mkdir()
-    with serve_on_loopback(NotFound) as proxy:
-        running = start_app(folder, folder / "models", env={**proxy_environment(proxy), "GPEN_NO_DOWNLOAD": ""})
+    with app_behind_a_refusing_proxy(tmp_path_factory.mktemp("chinese_unreachable_app")) as running:
         yield running
-        running.stop()
 
 
 def popups(page, level: str) -> list[str]:
