@@ -1,10 +1,10 @@
 """Files in, files out: the batch run shared by the command line and the web UI.
 
 Each input goes through one path by its kind: videos through ``gpen.video.restore_video``, one at a
-time after the photos, with the same report row, manifest, resume and stop. Photos are read, restored
-a few at a time (their faces batched together on the device) and written under their own names. Reading and detecting the next photos, and pasting and writing finished
-ones, run on worker threads while the network works. A bad file becomes a failed row, never the end of
-the run; a full disk stops the run cleanly with every finished result intact.
+time after the photos, with the same report row, manifest, resume and stop. Photos are read, restored a
+few at a time (their faces batched together on the device) and written under their own names. Reading and
+detecting the next photos, and pasting and writing finished ones, run on worker threads while the network
+works. A bad file fails its own row, never the run; a full disk stops the run cleanly, every result intact.
 """
 from __future__ import annotations
 

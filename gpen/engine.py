@@ -142,8 +142,9 @@ class Engine:
             mine = [output for (owner, _), output in zip(owners, outputs) if owner == number]
             seconds = {**photo.seconds, "restore": share * len(mine)}
             failure = next((output for output in mine if isinstance(output, Exception)), None)
-            error = photo.error or (Message("restoration_failed", reason=message_of(failure)) if failure is not None
-                                    else None)
+            error = photo.error
+            if error is None and failure is not None:
+                error = Message("restoration_failed", reason=message_of(failure))
             restored.append(RestoredPhoto(photo, () if error else tuple(mine), seconds, error))
         return restored
 

@@ -8,8 +8,9 @@ shown as the text it is, and each line break made a ``<br>`` (HTML runs lines to
 message's lines, such as one download address a line, must stay apart). Apply it once: a second pass
 would show the ``<br>`` as text. ``user_errors`` wraps an event function: the ``gr.Error`` messages it means
 are passed through ``shown``, and anything else it raises becomes a short message in the person's
-language, the details going to the server's log. ``error_popup``, ``show_warning`` and ``show_info`` title
-their pop-ups in the person's language ("错误", not "Error").
+language, the details going to the server's log. ``error_popup``, ``show_warning`` and ``show_info`` send
+each pop-up with its title in the person's language; Gradio 6's page shows its own English title instead, which
+``popup_titles`` replaces in the browser.
 """
 from __future__ import annotations
 
