@@ -23,6 +23,7 @@ from gradio.utils import get_upload_folder  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from gpen import registry  # noqa: E402
+from gpen.allocator import keep_large_buffers  # noqa: E402
 from gpen.cli import add_engine_arguments  # noqa: E402
 from webui.clients import ClientWatch  # noqa: E402
 from webui.connections import DEFAULT_READ_TIMEOUT_S, limit_read_times  # noqa: E402
@@ -93,6 +94,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_large_buffers()   # before Gradio starts its worker threads
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

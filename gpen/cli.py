@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Sequence, get_args
 from tqdm import tqdm
 
 from . import registry
+from .allocator import keep_large_buffers
 from .batch import SaveOptions, process_files
 from .cluster import find_inputs_at, import_ray, restore_on_cluster
 from .inputs import find_inputs
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_large_buffers()   # before any thread starts
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

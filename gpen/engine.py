@@ -17,6 +17,7 @@ import torch
 
 from . import adjustments, registry
 from . import faces as face_geometry
+from .allocator import keep_large_buffers
 from .devices import DevicePlan, inference_context, plan_device
 from .acceleration import compile_restorer
 from .detection import FaceDetector
@@ -40,6 +41,7 @@ class Engine:
                  detector: FaceDetector | None = None, parser: FaceParser | None = None,
                  progress: Callable[[int, int | None], None] | None = None):
         """Models not given are loaded from the registry / model folder (downloaded if allowed)."""
+        keep_large_buffers()
         self.config = config or EngineConfig()
         self.plan: DevicePlan = plan_device(self.config.device, self.config.precision)
         resolve = dict(folder=self.config.models_folder, download=self.config.download, progress=progress)
