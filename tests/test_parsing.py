@@ -25,11 +25,22 @@ def randomise_batch_norms(model: nn.Module) -> nn.Module:
     return model
 
 
+def a_face() -> torch.Tensor:
+    return torch.from_numpy(read_photo("aligned_face_512.png")).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
 @pytest.mark.parametrize("layout", [tiny_models.TINY_PARSENET, dict(in_size=512, out_size=512, parsing_ch=19)])
-def test_layout_is_inferred_from_the_checkpoint(layout):
-    original = ParseNet(**layout)
+def test_layout_is_inferred_from_the_checkpoint_and_gives_the_original_numbers(layout):
+    """The official layout at full size and the tests' tiny one: BatchNorms folded, upsampling blocks
+    run as sub-pixel convolutions (``gpen.subpixel``), the masks' logits the same as facexlib's."""
+    torch.manual_seed(0)
+    original = randomise_batch_norms(ParseNet(**layout)).eval()
     rebuilt = build_parsenet(original.state_dict())
-    assert sum(p.numel() for p in rebuilt.parameters()) <= sum(p.numel() for p in original.parameters())
+    assert [type(block).__name__ for block in rebuilt.decoder] == ["SubpixelUpBlock"] * len(original.decoder)
+    with torch.inference_mode():
+        expected, output = original(a_face())[0], rebuilt(a_face().contiguous(memory_format=torch.channels_last))[0]
+    assert (expected - output).abs().max().item() < 1e-4 * expected.abs().max().item()
+    assert (expected.argmax(1) == output.argmax(1)).float().mean().item() > 0.9999
 
 
 def test_folding_keeps_the_numbers():
@@ -37,9 +48,8 @@ def test_folding_keeps_the_numbers():
     original = randomise_batch_norms(ParseNet(**tiny_models.TINY_PARSENET)).eval()
     prepared = prepare_for_inference(copy.deepcopy(original))
     assert not any(isinstance(module, nn.BatchNorm2d) for module in prepared.modules())
-    face = torch.from_numpy(read_photo("aligned_face_512.png")).permute(2, 0, 1)[None].float() / 127.5 - 1
     with torch.inference_mode():
-        expected, output = original(face)[0], prepared(face.contiguous(memory_format=torch.channels_last))[0]
+        expected, output = original(a_face())[0], prepared(a_face().contiguous(memory_format=torch.channels_last))[0]
     assert (expected - output).abs().max().item() < 1e-4
 
 
