@@ -25,15 +25,19 @@ def phase_kernels(weight: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.einsum("ry,oiyx,cx->oirc", taps[a], weight, taps[b]) for a in (0, 1) for b in (0, 1)])
 
 
-def interleave_phases(phases: torch.Tensor, channels: int) -> torch.Tensor:
-    """The 2×2 convolution's output (4·channels phases, each one pixel larger) as the upsampled image."""
+def interleave_phases(phases: torch.Tensor, widths: tuple[int, ...]) -> list[torch.Tensor]:
+    """The 2×2 convolution's output (each phase one pixel larger than the small input) as upsampled
+    images, one for each group of ``widths`` channels (each phase holds the groups in that order)."""
     batch, _, height, width = phases.shape
     size = (height - 1, width - 1)
-    out = torch.empty(batch, channels, 2 * size[0], 2 * size[1], dtype=phases.dtype, device=phases.device,
-                      memory_format=torch.channels_last)
-    for phase, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        out[:, :, a::2, b::2] = phases[:, phase * channels:(phase + 1) * channels, a:a + size[0], b:b + size[1]]
-    return out
+    outputs = [torch.empty(batch, channels, 2 * size[0], 2 * size[1], dtype=phases.dtype, device=phases.device,
+                           memory_format=torch.channels_last) for channels in widths]
+    start = 0
+    for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        for out, channels in zip(outputs, widths):
+            out[:, :, a::2, b::2] = phases[:, start:start + channels, a:a + size[0], b:b + size[1]]
+            start += channels
+    return outputs
 
 
 class SubpixelUpBlock(nn.Module):
@@ -44,8 +48,7 @@ class SubpixelUpBlock(nn.Module):
     def __init__(self, block: nn.Module):
         super().__init__()
         shortcut, first = block.shortcut_func.conv2d, block.conv1.conv2d
-        self.channels = shortcut.out_channels + first.out_channels
-        self.split = shortcut.out_channels
+        self.widths = (shortcut.out_channels, first.out_channels)
         weight = torch.cat([shortcut.weight, first.weight])
         bias = torch.cat([_bias(shortcut), _bias(first)])
         self.weight = nn.Parameter(phase_kernels(weight), requires_grad=False)
@@ -56,9 +59,10 @@ class SubpixelUpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-        both = interleave_phases(F.conv2d(padded, self.weight.to(x.dtype), self.bias.to(x.dtype)), self.channels)
-        identity = self.shortcut_activation(both[:, :self.split])
-        return identity + self.conv2(self.activation(both[:, self.split:]))
+        phases = F.conv2d(padded, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        shortcut, first = interleave_phases(phases, self.widths)
+        # in place on the fresh, contiguous result: adding into a strided view is several times slower
+        return self.conv2(self.activation(first)).add_(self.shortcut_activation(shortcut))
 
 
 def _bias(conv: nn.Conv2d) -> torch.Tensor:
