@@ -3,18 +3,23 @@
 Compiling fuses a network's element-wise work (bias, activation, modulation, concatenation) into
 few kernels. It costs tens of seconds on the first call for each input shape, so it pays off for long
 batch runs and servers, not for one photo. On the CPU faces run one at a time, so one shape is
-compiled whatever the batch size.
+compiled whatever the batch size. Compiled code is kept on disk beside the model files
+(``keep_compiled_code``), so a second start reuses it instead of compiling again.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
+
+COMPILED_FOLDER = "compiled"   # in the model folder: torch's compiled code, reused by later starts
 
 
 class CompiledModule(nn.Module):
@@ -51,6 +56,27 @@ class CompiledModule(nn.Module):
         if isinstance(outputs[0], tuple):
             return tuple(torch.cat(parts).contiguous() for parts in zip(*outputs))
         return torch.cat(outputs).contiguous()
+
+
+def keep_compiled_code(folder: Path) -> Path | None:
+    """Have torch keep compiled code in ``folder`` (made if need be) unless the user chose a place
+    (``TORCHINDUCTOR_CACHE_DIR``) or it cannot be written; returns the place in use, or None for
+    torch's default (a temporary folder, which may not outlive a restart). Process-wide; the first
+    choice holds."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")   # torch writes its default here on first use
+    if chosen and os.path.abspath(chosen) != os.path.abspath(default_cache_dir()):
+        return Path(chosen)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.info("compiled code is not kept in %s (%s)", folder, error)
+        return None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return None
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(folder.resolve())
+    return folder
 
 
 def compile_restorer(network: nn.Module) -> CompiledModule:

@@ -19,7 +19,7 @@ from . import adjustments, registry
 from . import faces as face_geometry
 from .allocator import keep_large_buffers
 from .devices import DevicePlan, inference_context, plan_device
-from .acceleration import compile_restorer
+from .acceleration import COMPILED_FOLDER, compile_restorer, keep_compiled_code
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .messages import Message, message_of
@@ -49,6 +49,7 @@ class Engine:
             restorer = load_restorer(self.config.model, **resolve)
         self.restorer = restorer.to(self.plan.device).eval()
         if self.config.compile:
+            keep_compiled_code(Path(self.config.models_folder or registry.models_dir()) / COMPILED_FOLDER)
             self.restorer = compile_restorer(self.restorer)
         self.size_px = int(restorer.size)
         # The detector and the parser stay in float32 whatever the restorer's precision: reduced precision

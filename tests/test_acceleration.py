@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import tiny_models
-from gpen.acceleration import CompiledModule, compile_restorer
+from gpen.acceleration import COMPILED_FOLDER, CompiledModule, compile_restorer
 from gpen.arch import build_generator
 from gpen.engine import Engine, EngineConfig
 from photos import read_photo
@@ -100,3 +102,60 @@ def test_compile_wraps_the_detector_and_parser_in_new_objects_and_keeps_the_resu
     assert not isinstance(plain.detector.model, CompiledModule) and not isinstance(plain.parser.model, CompiledModule)
     photo = read_photo("lowres_portrait.jpg")
     assert np.array_equal(compiled.enhance_one(photo).image, plain.enhance_one(photo).image)
+
+
+COMPILED_START = """
+import sys, time
+sys.path[:0] = {paths!r}
+import numpy as np
+import torch
+from torch._dynamo.utils import counters
+from gpen.engine import Engine, EngineConfig
+from photos import read_photo
+engine = Engine(EngineConfig(device="cpu", compile=True, download=False, models_folder={folder!r}))
+result = engine.enhance([read_photo("portrait_small.jpg")])[0]
+assert result.ok and result.faces, result.error
+print(counters["inductor"]["fxgraph_cache_hit"], counters["inductor"]["fxgraph_cache_miss"])
+"""
+
+
+def test_a_second_start_reuses_the_compiled_code_kept_beside_the_models(tmp_path, models_folder):
+    """Two processes in turn compile the same engine: the first writes its compiled graphs under the
+    model folder, the second reads them back instead of compiling (torch's FX graph cache counters)."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "models"
+    shutil.copytree(models_folder, folder)
+    tests = Path(__file__).resolve().parent
+    script = COMPILED_START.format(paths=[str(tests.parent), str(tests)], folder=str(folder))
+    env = {key: value for key, value in os.environ.items() if key != "TORCHINDUCTOR_CACHE_DIR"}
+
+    def start() -> tuple[int, int]:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        hits, misses = done.stdout.split()[-2:]
+        return int(hits), int(misses)
+
+    first_hits, first_misses = start()
+    assert first_misses > 0 and first_hits == 0
+    assert any((folder / COMPILED_FOLDER).rglob("*")), "nothing was kept in the model folder"
+    second_hits, second_misses = start()
+    assert second_hits >= first_misses and second_misses == 0
+
+
+def test_compiled_code_goes_where_the_user_chose_or_nowhere_new_if_the_folder_cannot_be_written(tmp_path, monkeypatch):
+    from gpen.acceleration import keep_compiled_code
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "chosen"))
+    assert keep_compiled_code(tmp_path / "models" / COMPILED_FOLDER) == tmp_path / "chosen"
+    assert not (tmp_path / "models").exists()
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    (tmp_path / "blocked").write_text("a file where the model folder should be")
+    assert keep_compiled_code(tmp_path / "blocked" / COMPILED_FOLDER) is None
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+
+    assert keep_compiled_code(tmp_path / "models" / COMPILED_FOLDER) == tmp_path / "models" / COMPILED_FOLDER
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str((tmp_path / "models" / COMPILED_FOLDER).resolve())
