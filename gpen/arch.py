@@ -235,9 +235,9 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         modulation = self.modulation(style)                      # (batch, in)
-        weight = self.weight[0] * self.scale                      # (out, in, k, k)
         if x.shape[0] == 1:
-            return self._forward_single(x, modulation, weight)
+            return self._forward_single(x, modulation)
+        weight = self.weight[0] * self.scale                      # (out, in, k, k)
         x = x * modulation.to(x.dtype)[:, :, None, None]
         if self.upsample:
             out = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
@@ -251,15 +251,25 @@ class ModulatedConv2d(nn.Module):
             out = self.blur(out)
         return out
 
-    def _forward_single(self, x: torch.Tensor, modulation: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """One sample: modulate and demodulate the weights (small) instead of the activations (large)."""
-        weight = weight * modulation.float().view(1, -1, 1, 1)
+    def _forward_single(self, x: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
+        """One sample: modulate and demodulate the weights (small) instead of the activations (large),
+        in three passes over them (scale and modulate; the norms; demodulate into the input's precision)."""
+        weight = self.weight[0] * (modulation.float().view(1, -1, 1, 1) * self.scale)
         if self.demodulate:
-            weight = weight * torch.rsqrt(weight.square().sum([1, 2, 3]) + 1e-8).view(-1, 1, 1, 1)
-        weight = weight.to(x.dtype)
-        if self.upsample:
-            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
-        return F.conv2d(x, weight, padding=self.padding)
+            norms = torch.linalg.vector_norm(weight, dim=(1, 2, 3))
+            demod = torch.rsqrt(norms.square() + 1e-8).view(-1, 1, 1, 1)
+        else:
+            demod = torch.ones((), device=weight.device)
+        if self.upsample:   # conv_transpose2d takes (in, out, k, k); laid out so, it runs faster
+            return self.blur(F.conv_transpose2d(x, _scaled(weight.transpose(0, 1), demod.transpose(0, 1), x.dtype),
+                                                stride=2))
+        return F.conv2d(x, _scaled(weight, demod, x.dtype), padding=self.padding)
+
+
+def _scaled(weight: torch.Tensor, factor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``weight * factor`` written once, contiguous, in ``dtype``."""
+    out = torch.empty(weight.shape, dtype=dtype, device=weight.device)
+    return torch.mul(weight, factor, out=out)
 
 
 class NoiseInjection(nn.Module):
