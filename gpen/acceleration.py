@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 COMPILED_FOLDER = "compiled"   # in the model folder: torch's compiled code, reused by later starts
 
+# The detectors compiling pays for. The MobileNet detector gains 0.02 s a 1080p photo (0.06 -> 0.04 s)
+# for about 100 s at the first start and 21 s at every later one (its graph takes every photo size);
+# ResNet-50 gains 0.16 s a photo (benchmarks/RESULTS.md, section 6).
+COMPILED_DETECTORS = frozenset({"retinaface-r50"})
+
 
 class CompiledModule(nn.Module):
     """A network behind ``torch.compile``. If compiling or running the compiled code fails, the

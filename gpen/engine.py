@@ -19,7 +19,7 @@ from . import adjustments, registry
 from . import faces as face_geometry
 from .allocator import keep_large_buffers
 from .devices import DevicePlan, inference_context, plan_device
-from .acceleration import COMPILED_FOLDER, compile_restorer, keep_compiled_code
+from .acceleration import COMPILED_DETECTORS, COMPILED_FOLDER, compile_restorer, keep_compiled_code
 from .detection import FaceDetector
 from .errors import GpenError, RestorationError
 from .messages import Message, message_of
@@ -61,7 +61,7 @@ class Engine:
         if self.config.compile:
             if isinstance(self.parser, FaceParser):
                 self.parser = self.parser.compiled()
-            if isinstance(self.detector, FaceDetector):
+            if isinstance(self.detector, FaceDetector) and self.config.detector in COMPILED_DETECTORS:
                 self.detector = self.detector.compiled(dynamic=True)   # one graph for every photo size
 
     @property

@@ -104,6 +104,16 @@ def test_compile_wraps_the_detector_and_parser_in_new_objects_and_keeps_the_resu
     assert np.array_equal(compiled.enhance_one(photo).image, plain.enhance_one(photo).image)
 
 
+def test_the_mobilenet_detector_is_not_compiled_where_compiling_costs_more_than_it_saves(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "compile", lambda function, **kwargs: function)
+    folder = tmp_path / "models"
+    tiny_models.make_tiny_models(folder, detector_name="retinaface-mobile0.25")
+    engine = Engine(EngineConfig(models_folder=folder, download=False, device="cpu", compile=True,
+                                 detector="retinaface-mobile0.25"))
+    assert not isinstance(engine.detector.model, CompiledModule)
+    assert isinstance(engine.parser.model, CompiledModule)
+
+
 COMPILED_START = """
 import sys, time
 sys.path[:0] = {paths!r}
