@@ -23,7 +23,7 @@ COMPILED_FOLDER = "compiled"   # in the model folder: torch's compiled code, reu
 
 # The detectors compiling pays for. The MobileNet detector gains 0.02 s a 1080p photo (0.06 -> 0.04 s)
 # for about 100 s at the first start and 21 s at every later one (its graph takes every photo size);
-# ResNet-50 gains 0.16 s a photo (benchmarks/RESULTS.md, section 6).
+# ResNet-50 gains 0.16 s a photo (benchmarks/RESULTS.md, section 7).
 COMPILED_DETECTORS = frozenset({"retinaface-r50"})
 
 

@@ -3,7 +3,7 @@
 By default glibc hands every block over 32 MiB straight back to the system when it is freed, and
 each thread gets its own memory arena. A network's activations at 512 px are 16–128 MiB each, so
 every call used to map fresh pages and have the kernel zero them again: on a 2-core machine that was
-a third of GPEN-512's time in bfloat16 (system time 0.6–0.9 s a face; see ``benchmarks/RESULTS.md``).
+a third of GPEN-512's time in bfloat16 (system time 0.7–0.9 s a face; ``benchmarks/RESULTS.md``, section 7).
 
 ``keep_large_buffers`` raises the mapping threshold above those sizes, keeps up to 512 MiB of freed
 memory for reuse, and caps the arenas at two (which also stops memory creeping up over a long video).

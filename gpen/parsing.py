@@ -64,13 +64,18 @@ def prepare_for_inference(model: nn.Module) -> nn.Module:
 
 
 def _upsamples(block: nn.Module) -> bool:
-    """Whether a ParseNet block is ``ResidualBlock(scale='up')`` with its BatchNorm folded."""
-    first = getattr(block, "conv1", None)
-    if not isinstance(getattr(block, "shortcut_func", None), nn.Module) or first is None:
+    """Whether a ParseNet block is ``ResidualBlock(scale='up')`` as ``SubpixelUpBlock`` computes it: both
+    layers on the doubled input are padded 3×3 convolutions of stride 1, with no normalisation left."""
+    layers = (getattr(block, "shortcut_func", None), getattr(block, "conv1", None))
+    if not all(isinstance(layer, nn.Module) and isinstance(getattr(layer, "conv2d", None), nn.Conv2d)
+               for layer in layers):
         return False
-    if not isinstance(getattr(first.norm, "norm", None), nn.Identity):
-        return False
-    return first.scale_func(torch.zeros(1, 1, 1, 1)).shape[-1] == 2 and first.conv2d.kernel_size == (3, 3)
+    for layer in layers:
+        if layer.conv2d.kernel_size != (3, 3) or layer.conv2d.stride != (1, 1) or not layer.use_pad:
+            return False
+        if not (isinstance(layer.norm.norm, nn.Identity) or layer.norm.norm_type == "none"):
+            return False
+    return layers[1].scale_func(torch.zeros(1, 1, 1, 1)).shape[-1] == 2
 
 
 class FaceParser(NetworkOnDevice):
