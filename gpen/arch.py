@@ -259,7 +259,7 @@ class ModulatedConv2d(nn.Module):
             norms = torch.linalg.vector_norm(weight, dim=(1, 2, 3))
             demod = torch.rsqrt(norms.square() + 1e-8).view(-1, 1, 1, 1)
         else:
-            demod = torch.ones((), device=weight.device)
+            demod = torch.ones(1, 1, 1, 1, device=weight.device)
         if self.upsample:   # conv_transpose2d takes (in, out, k, k); laid out so, it runs faster
             return self.blur(F.conv_transpose2d(x, _scaled(weight.transpose(0, 1), demod.transpose(0, 1), x.dtype),
                                                 stride=2))
