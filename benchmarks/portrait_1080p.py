@@ -40,8 +40,9 @@ from gpen.parsing import FaceParser, build_parsenet  # noqa: E402
 CPU = torch.device("cpu")
 
 
-def detector(kind: str, compiled: bool, folder: Path):
-    """The trained MobileNet detector or a random full-size R50, each reporting one centred face."""
+def detector(kind: str, compiled: bool, folder: Path) -> CentredFaceDetector:
+    """The trained MobileNet detector (converted into ``folder``) or a random full-size R50, each
+    reporting one centred face. Also used by ``batch_per_photo.py``."""
     if kind == "mobile0.25":
         found = FaceDetector.from_file(trained_detector_file(folder), CPU, torch.float32)
     else:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import sys
-import threading
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +30,14 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _SETTINGS = (("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
              ("MALLOC_TRIM_THRESHOLD_", _M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES),
              ("MALLOC_ARENA_MAX", _M_ARENA_MAX, ARENAS))
-_lock = threading.Lock()
-_applied: list[bool] = []   # process-wide, set once
 
 
+@functools.cache   # once per process (setting the same values twice would do no harm)
 def keep_large_buffers() -> bool:
-    """Tune glibc's allocator for network-sized buffers (once per process); True where it applies.
+    """Tune glibc's allocator for network-sized buffers; True where it applies.
 
     Call it early, before worker threads start: the arena cap binds only threads that have not
     allocated yet (the thresholds bind everything)."""
-    with _lock:
-        if not _applied:
-            _applied.append(_apply())
-        return _applied[0]
-
-
-def _apply() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     mallopt = _glibc_mallopt()
